@@ -1,0 +1,137 @@
+"""The operators' admin on the public host: tenants, their hosts, beat schedules, operators.
+
+It is a separate AdminSite so that nothing of the public schema shows up in a tenant's admin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django_celery_beat import admin as beat_admin
+from django_celery_beat import models as beat_models
+
+from apps.tenants.exceptions import TenantError
+from apps.tenants.models import Domain, Tenant, slug_validator
+from apps.tenants.services import StaffUser, tenant_check_new, tenant_create, tenant_reactivate, tenant_suspend
+
+
+class OperatorAdminSite(admin.AdminSite):
+    site_header = "DotMac Billing · platform operators"
+    site_title = "Billing operators"
+    index_title = "Tenants and schedules"
+
+
+operator_site = OperatorAdminSite(name="operator_admin")
+
+
+class DomainInline(admin.TabularInline[Domain, Tenant]):
+    model = Domain
+    extra = 0
+    fields = ["domain", "is_primary"]
+
+
+class TenantCreationForm(forms.ModelForm[Tenant]):
+    """Creating a tenant also creates its first staff user; the service does all of it."""
+
+    schema_name = forms.CharField(label="Slug", validators=[slug_validator], help_text="Also the schema and host name.")
+    staff_username = forms.CharField(initial="admin")
+    staff_email = forms.EmailField()
+    staff_password = forms.CharField(widget=forms.PasswordInput, min_length=8)
+
+    class Meta:
+        model = Tenant
+        fields = ["schema_name", "name", "timezone", "default_currency"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.errors:
+            try:
+                tenant_check_new(
+                    slug=data["schema_name"],
+                    name=data["name"],
+                    timezone_name=data["timezone"],
+                    default_currency=data["default_currency"].upper(),
+                )
+            except TenantError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return data
+
+
+@admin.register(Tenant, site=operator_site)
+class TenantAdmin(admin.ModelAdmin[Tenant]):
+    list_display = ["schema_name", "name", "status", "default_currency", "timezone", "created_at"]
+    list_filter = ["status", "default_currency"]
+    search_fields = ["schema_name", "name", "domains__domain"]
+    readonly_fields = ["schema_name", "status", "created_at", "suspended_at", "suspension_reason"]
+    inlines = [DomainInline]
+    actions = ["suspend_selected", "reactivate_selected"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
+        return super().get_queryset(request).exclude(schema_name="public")
+
+    def get_form(self, request: HttpRequest, obj: Tenant | None = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = TenantCreationForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> Any:
+        return self.readonly_fields if obj is not None else []
+
+    def get_inlines(self, request: HttpRequest, obj: Tenant | None) -> Any:
+        return self.inlines if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        data = form.cleaned_data
+        created = tenant_create(
+            slug=data["schema_name"],
+            name=data["name"],
+            timezone_name=data["timezone"],
+            default_currency=data["default_currency"],
+            staff=StaffUser(data["staff_username"], data["staff_email"], data["staff_password"]),
+        )
+        obj.pk = created.pk
+        obj._state.adding = False
+
+    @admin.action(description="Suspend selected tenants")
+    def suspend_selected(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        for tenant in queryset:
+            tenant_suspend(tenant=tenant, reason=f"suspended by {request.user} in the operators' admin")
+            self.message_user(request, f"{tenant.schema_name}: suspended", messages.SUCCESS)
+
+    @admin.action(description="Reactivate selected tenants")
+    def reactivate_selected(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        for tenant in queryset:
+            tenant_reactivate(tenant=tenant)
+            self.message_user(request, f"{tenant.schema_name}: reactivated", messages.SUCCESS)
+
+
+@admin.register(Domain, site=operator_site)
+class DomainAdmin(admin.ModelAdmin[Domain]):
+    list_display = ["domain", "tenant", "is_primary"]
+    list_select_related = ["tenant"]
+    search_fields = ["domain", "tenant__schema_name"]
+
+
+operator_site.register(User, UserAdmin)
+operator_site.register(Group, GroupAdmin)
+
+# Beat schedules live in the public schema: editable by operators, never shown to tenants.
+for _model, _model_admin in [
+    (beat_models.PeriodicTask, beat_admin.PeriodicTaskAdmin),
+    (beat_models.CrontabSchedule, beat_admin.CrontabScheduleAdmin),
+    (beat_models.IntervalSchedule, admin.ModelAdmin),
+    (beat_models.ClockedSchedule, beat_admin.ClockedScheduleAdmin),
+    (beat_models.SolarSchedule, admin.ModelAdmin),
+]:
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+    operator_site.register(_model, _model_admin)

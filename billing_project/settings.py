@@ -1,0 +1,265 @@
+"""Settings, read from the environment (ARCHITECTURE.md §5).
+
+`DJANGO_ENV` is `dev`, `test` or `production`. Production refuses to start on a dev
+secret or a missing required variable; `manage.py` prints that as one line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import django_stubs_ext
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+# Lets admin.ModelAdmin[Model] and friends be subscripted at run time (typed admin).
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+LOCAL_DIR = BASE_DIR / ".local"
+
+env = environ.Env()
+
+DJANGO_ENV = env.str("DJANGO_ENV", default="dev")
+if DJANGO_ENV not in {"dev", "test", "production"}:
+    raise ImproperlyConfigured(f"DJANGO_ENV must be dev, test or production, not {DJANGO_ENV!r}")
+IS_PRODUCTION = DJANGO_ENV == "production"
+
+# `make run` / `make test` write the URLs of the embedded servers here, so that a plain
+# `manage.py shell` in another terminal finds the same database. Never read in production.
+if not IS_PRODUCTION and (LOCAL_DIR / "env").exists():
+    environ.Env.read_env(LOCAL_DIR / "env", overwrite=False)
+
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789abcdefghijklmnopqrstuvwxyz"
+DEV_JWT_SECRET = "dev-platform-jwt-secret-not-for-production-use-000000"
+
+_required_in_production = ["SECRET_KEY", "DATABASE_URL", "REDIS_URL", "BASE_DOMAIN"]
+if IS_PRODUCTION:
+    _missing = [name for name in _required_in_production if not env.str(name, default="")]
+    if not (env.str("PLATFORM_JWT_SECRET", default="") or env.str("PLATFORM_JWT_PUBLIC_KEY", default="")):
+        _missing.append("PLATFORM_JWT_SECRET or PLATFORM_JWT_PUBLIC_KEY")
+    if _missing:
+        raise ImproperlyConfigured(f"DJANGO_ENV=production needs {', '.join(_missing)} to be set")
+    if env.str("SECRET_KEY") == DEV_SECRET_KEY or len(env.str("SECRET_KEY")) < 50:
+        raise ImproperlyConfigured("DJANGO_ENV=production refuses the dev SECRET_KEY (use 50+ random characters)")
+    if env.str("PLATFORM_JWT_SECRET", default="") == DEV_JWT_SECRET:
+        raise ImproperlyConfigured("DJANGO_ENV=production refuses the dev PLATFORM_JWT_SECRET")
+
+SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
+DEBUG = env.bool("DEBUG", default=DJANGO_ENV == "dev")
+
+BASE_DOMAIN = env.str("BASE_DOMAIN", default="localhost")
+ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}", *env.list("EXTRA_ALLOWED_HOSTS", default=[])]
+if not IS_PRODUCTION:
+    ALLOWED_HOSTS += ["127.0.0.1", "testserver", ".testserver"]
+
+# --- Applications -------------------------------------------------------------------------
+# apps.tenants comes first so that its migrate/migrate_schemas commands (which also migrate
+# the template schema, django-tenants #1154) take precedence over django-tenants' own.
+SHARED_APPS = [
+    "apps.tenants",
+    "django_tenants",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "apps.core",
+    "billing_project",
+]
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "apps.events",
+    "apps.accounts",
+    "apps.invoices",
+    "apps.payments",
+    "apps.notifications",
+    "apps.dunning",
+]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "tenants.Tenant"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+# New tenants are cloned from this schema (fast with hundreds of tenants); our
+# migrate_schemas keeps it migrated.
+TENANT_BASE_SCHEMA = "tenant_template"
+TENANT_CREATION_FAKES_MIGRATIONS = True
+DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "apps.tenants.middleware.TenantMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "apps.tenants.middleware.SuspendedTenantMiddleware",
+]
+
+ROOT_URLCONF = "billing_project.urls"
+PUBLIC_SCHEMA_URLCONF = "billing_project.urls_public"
+WSGI_APPLICATION = "billing_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Data stores --------------------------------------------------------------------------
+DATABASES = {
+    "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/billing"),
+}
+DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str("TEST_DATABASE_NAME", default="test_billing")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        # Prefix every key with the tenant's schema: nothing cached in one tenant is
+        # visible in another.
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        "KEY_PREFIX": f"billing-{DJANGO_ENV}",
+    }
+}
+
+# --- Sessions and security ----------------------------------------------------------------
+# No SESSION_COOKIE_DOMAIN: a session cookie belongs to the one host (tenant) that set it,
+# and sessions live in each tenant's own schema.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = 60 * 60 * 10
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+if IS_PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
+CSRF_TRUSTED_ORIGINS = env.list(
+    "CSRF_TRUSTED_ORIGINS",
+    default=[
+        f"{scheme}://{host}{port}"
+        for scheme in ("http", "https")
+        for host in (BASE_DOMAIN, f"*.{BASE_DOMAIN}")
+        for port in ("", ":8000")
+    ],
+)
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if DJANGO_ENV == "test":
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- Internationalisation -----------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if IS_PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = not IS_PRODUCTION
+
+# --- Celery -------------------------------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_RESULT_EXPIRES = 60 * 60
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "apps.dunning.*": {"queue": "dunning"},
+    "apps.events.*": {"queue": "webhooks"},
+    "apps.notifications.tasks.send_high_priority*": {"queue": "notifications-high"},
+    "apps.notifications.*": {"queue": "notifications"},
+}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Logging ------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Platform integration -----------------------------------------------------------------
+PLATFORM_JWT_SECRET = env.str("PLATFORM_JWT_SECRET", default="" if IS_PRODUCTION else DEV_JWT_SECRET)
+PLATFORM_JWT_PUBLIC_KEY = env.str("PLATFORM_JWT_PUBLIC_KEY", default="")
+PLATFORM_JWT_ISSUER = env.str("PLATFORM_JWT_ISSUER", default="platform")
+PLATFORM_JWT_AUDIENCE = env.str("PLATFORM_JWT_AUDIENCE", default="billing")
+PLATFORM_JWT_SINGLE_USE = env.bool("PLATFORM_JWT_SINGLE_USE", default=False)
+PLATFORM_WEBHOOK_URL = env.str("PLATFORM_WEBHOOK_URL", default="")
+PLATFORM_WEBHOOK_SECRET = env.str("PLATFORM_WEBHOOK_SECRET", default="")
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=not IS_PRODUCTION)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+API_RATE_LIMIT = env.str("API_RATE_LIMIT", default="1000/min")
+
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@localhost")
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_BASE_URL = env.str("TWILIO_BASE_URL", default="")
+STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+
+DEFAULT_NOT_FOUND_TENANT_VIEW = "apps.tenants.views.unknown_host"

@@ -1,0 +1,144 @@
+"""Shared fixtures: two committed tenants (alpha, beta), clients on their hosts, a real worker.
+
+Tenants are created once per session in the test database and committed, so real worker
+processes and parallel connections see them; each test still runs in a transaction that is
+rolled back (pytest-django's `db`), inside one tenant's schema where it asks for one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from apps.core.tenancy import use_public_schema, use_tenant
+from apps.tenants.models import Tenant
+from apps.tenants.services import StaffUser, tenant_create
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PASSWORD = "correct-horse-battery"
+
+TEST_TENANTS = {"alpha": "Alpha Networks", "beta": "Beta Broadband"}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> None:
+    """After pytest-django migrated the test database (template included), add the tenants."""
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        use_public_schema()
+        for slug, name in TEST_TENANTS.items():
+            if not Tenant.objects.filter(schema_name=slug).exists():
+                tenant_create(slug=slug, name=name, staff=StaffUser("admin", f"admin@{slug}.test", PASSWORD))
+
+
+@pytest.fixture
+def tenant_a(db: None) -> Tenant:
+    return Tenant.objects.get(schema_name="alpha")
+
+
+@pytest.fixture
+def tenant_b(db: None) -> Tenant:
+    return Tenant.objects.get(schema_name="beta")
+
+
+@pytest.fixture
+def in_tenant_a(tenant_a: Tenant) -> Iterator[Tenant]:
+    """Run the test body in tenant A's schema."""
+    use_tenant(tenant_a)
+    yield tenant_a
+    use_public_schema()
+
+
+def host_of(tenant: Tenant) -> str:
+    return f"{tenant.schema_name}.{settings.BASE_DOMAIN}"
+
+
+@pytest.fixture
+def client_a(tenant_a: Tenant) -> Client:
+    return Client(HTTP_HOST=host_of(tenant_a))
+
+
+@pytest.fixture
+def client_b(tenant_b: Tenant) -> Client:
+    return Client(HTTP_HOST=host_of(tenant_b))
+
+
+def test_database_environment() -> dict[str, str]:
+    """Environment for child processes (workers, servers) that must use the test database."""
+    environment = dict(os.environ)
+    db = settings.DATABASES["default"]
+    environment["DJANGO_ENV"] = "test"
+    environment["DATABASE_URL"] = _database_url(db)
+    return environment
+
+
+def _database_url(db: dict) -> str:
+    from urllib.parse import quote
+
+    host = quote(db.get("HOST") or "", safe="")
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    user = quote(db.get("USER") or "postgres", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
+    socket_dir = (db.get("OPTIONS") or {}).get("host")
+    query = f"?host={quote(socket_dir)}" if socket_dir else ""
+    return f"postgres://{user}{password}@{host}{port}/{db['NAME']}{query}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup: None) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker process (prefork, 2 children) on the test database and real Redis."""
+    from billing_project.celery import app
+
+    log_path = BASE_DIR / ".local" / "test-worker.log"
+    log_path.parent.mkdir(exist_ok=True)
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "billing_project",
+                "worker",
+                "-Q",
+                "notifications-high,webhooks,dunning,notifications,default",
+                "-c",
+                "2",
+                "--hostname",
+                f"test-{os.getpid()}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=BASE_DIR,
+            env=test_database_environment(),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        # Wait until the worker answers a ping (a real readiness signal, not a sleep).
+        for _ in range(60):
+            if process.poll() is not None:
+                raise RuntimeError(f"celery worker died; see {log_path}")
+            replies = app.control.ping(destination=[f"test-{os.getpid()}@{os.uname().nodename}"], timeout=1.0)
+            if replies:
+                break
+        else:
+            process.kill()
+            raise RuntimeError(f"celery worker never answered; see {log_path}")
+        yield process
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def schema_a(tenant_a: Tenant) -> Iterator[None]:
+    with schema_context(tenant_a.schema_name):
+        yield
