@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from kombu import Queue
+from kombu import Exchange, Queue
 from tenant_schemas_celery.app import CeleryApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_project.settings")
@@ -14,5 +14,6 @@ QUEUES = ("notifications-high", "webhooks", "dunning", "notifications", "default
 
 app = CeleryApp("billing")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = [Queue(name) for name in QUEUES]
+# Each queue gets its own routing key: with the default key they would all share one binding.
+app.conf.task_queues = [Queue(name, Exchange(name), routing_key=name) for name in QUEUES]
 app.autodiscover_tasks()

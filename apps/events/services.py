@@ -1,0 +1,92 @@
+"""Publishing domain events into the outbox."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
+from django.utils import timezone
+
+from apps.events.models import Event, EventSequence
+from apps.events.registry import handlers_for
+from billing_project import API_VERSION
+
+EVENT_TYPE_PATTERN = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")
+
+
+class EventError(ValueError):
+    """An event that does not follow the catalogue's naming."""
+
+
+def _next_sequence() -> int:
+    # The row lock taken here is held until commit: see EventSequence.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {EventSequence._meta.db_table} SET value = value + 1 WHERE id = 1 RETURNING value"  # noqa: S608
+        )
+        row = cursor.fetchone()
+        if row is None:
+            EventSequence.objects.get_or_create(id=1)
+            cursor.execute(
+                f"UPDATE {EventSequence._meta.db_table} SET value = value + 1 WHERE id = 1 RETURNING value"  # noqa: S608
+            )
+            row = cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    """Decimals as strings, UUIDs and dates as ISO text: what webhook consumers receive."""
+    return dict(json.loads(json.dumps(data, cls=DjangoJSONEncoder)))
+
+
+def publish(event_type: str, subject: str, data: dict[str, Any]) -> Event:
+    """Write one domain event in the current transaction (the outbox) and run its handlers.
+
+    Must be called inside the transaction that makes the state change; delivery happens
+    after commit.
+    """
+    if not EVENT_TYPE_PATTERN.match(event_type):
+        raise EventError(f"event type {event_type!r} is not <noun>.<past_verb>")
+    if not connection.in_atomic_block:
+        raise EventError("publish() must run inside the transaction of the state change")
+    event = Event.objects.create(
+        type=event_type,
+        subject=str(subject),
+        sequence=_next_sequence(),
+        created_at=timezone.now(),
+        api_version=API_VERSION,
+        data=_jsonable(data),
+    )
+    for handler in handlers_for(event_type):
+        handler(event)
+    for hook in _after_publish_hooks:
+        hook(event)
+    return event
+
+
+# Delivery registers here (enqueue after commit); kept as a list so tests and publishers
+# can add their own without touching publish().
+_after_publish_hooks: list[Any] = []
+
+
+def on_published(hook: Any) -> Any:
+    """Register a callable run for each published event (inside the transaction)."""
+    _after_publish_hooks.append(hook)
+    return hook
+
+
+def event_envelope(event: Event, tenant_slug: str) -> dict[str, Any]:
+    """The JSON every consumer receives (ARCHITECTURE.md §4)."""
+    return {
+        "id": str(event.id),
+        "type": event.type,
+        "tenant": tenant_slug,
+        "sequence": event.sequence,
+        "created_at": event.created_at.isoformat(),
+        "api_version": event.api_version,
+        "data": event.data,
+    }

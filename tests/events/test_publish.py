@@ -1,0 +1,52 @@
+"""The outbox: events are written in the state change's transaction, in commit order."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+
+from apps.events.models import Event
+from apps.events.registry import subscribe
+from apps.events.services import EventError, event_envelope, publish
+from apps.tenants.models import Tenant
+
+pytestmark = pytest.mark.django_db
+
+
+def test_published_events_get_increasing_sequences_and_a_json_safe_payload(in_tenant_a: Tenant) -> None:
+    with transaction.atomic():
+        first = publish("invoice.finalized", "inv-1", {"invoice": "inv-1", "total": Decimal("10.50")})
+        second = publish("invoice.paid", "inv-1", {"invoice": "inv-1"})
+    assert second.sequence == first.sequence + 1
+    envelope = event_envelope(Event.objects.get(pk=first.pk), "alpha")
+    assert envelope["data"] == {"invoice": "inv-1", "total": "10.50"}
+    assert set(envelope) == {"id", "type", "tenant", "sequence", "created_at", "api_version", "data"}
+    assert (envelope["tenant"], envelope["api_version"]) == ("alpha", "v1")
+
+
+def test_an_event_rolled_back_with_its_transaction_is_not_kept(in_tenant_a: Tenant) -> None:
+    before = Event.objects.count()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        publish("account.created", "acc-1", {"account": "acc-1"})
+        raise RuntimeError("the state change failed")
+    assert Event.objects.count() == before
+
+
+def test_publishing_outside_a_transaction_or_with_a_bad_name_is_refused(in_tenant_a: Tenant) -> None:
+    with pytest.raises(EventError, match="not <noun>.<past_verb>"), transaction.atomic():
+        publish("InvoiceFinalized", "x", {})
+
+
+def test_in_transaction_handlers_run_inside_publish(in_tenant_a: Tenant) -> None:
+    seen: list[str] = []
+
+    @subscribe("payment.*")
+    def record(event: Event) -> None:
+        seen.append(event.type)
+
+    with transaction.atomic():
+        publish("payment.succeeded", "pay-1", {"payment": "pay-1"})
+        publish("invoice.paid", "inv-1", {"invoice": "inv-1"})
+    assert seen == ["payment.succeeded"]
