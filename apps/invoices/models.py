@@ -94,6 +94,8 @@ class Invoice(models.Model):
             models.Index(fields=["account", "status", "due_date"], name="invoice_account_status_due"),
             models.Index(fields=["-created_at", "id"], name="invoice_created_id"),
             models.Index(fields=["currency", "status"], name="invoice_currency_status"),
+            # One account's invoices, newest first (the account page, the changelist's account filter).
+            models.Index(fields=["account", "-created_at", "id"], name="invoice_account_created"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=InvoiceStatus.values), name="invoice_status_valid"),
@@ -179,6 +181,7 @@ class CreditNote(models.Model):
     class Meta:
         ordering = ["-created_at"]
         permissions = [("issue_credit_note", "Can issue credit notes")]
+        indexes = [models.Index(fields=["account", "-created_at", "id"], name="credit_note_account_created")]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="credit_note_amount_positive"),
             models.CheckConstraint(

@@ -1,0 +1,98 @@
+"""Reads of invoices worth naming: overdue buckets and the AR aging, computed in SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+
+from apps.accounts.models import Account
+from apps.invoices.models import Invoice, InvoiceStatus
+
+
+@dataclass(frozen=True)
+class OverdueBucket:
+    """Open invoices whose days overdue (today - due date) lie in [low, high] (high None: no limit)."""
+
+    key: str
+    label: str
+    low: int | None
+    high: int | None
+
+    def condition(self, today: dt.date) -> Q:
+        """Q on `due_date` (open invoices only): days overdue between low and high."""
+        q = Q(status=InvoiceStatus.OPEN)
+        if self.low is not None:
+            q &= Q(due_date__lte=today - dt.timedelta(days=self.low))
+        if self.high is not None:
+            q &= Q(due_date__gte=today - dt.timedelta(days=self.high))
+        return q
+
+
+# "current" is not yet due (due today or later); the rest are days past the due date.
+OVERDUE_BUCKETS = (
+    OverdueBucket("current", "Current", None, 0),
+    OverdueBucket("1_30", "1-30 days", 1, 30),
+    OverdueBucket("31_60", "31-60 days", 31, 60),
+    OverdueBucket("61_90", "61-90 days", 61, 90),
+    OverdueBucket("90_plus", "90+ days", 91, None),
+)
+BUCKETS_BY_KEY = {bucket.key: bucket for bucket in OVERDUE_BUCKETS}
+
+
+@dataclass
+class AgingRow:
+    """One currency's receivables by bucket; `credit` is unapplied account credit."""
+
+    currency: str
+    buckets: dict[str, Decimal] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    total: Decimal = Decimal(0)
+    invoice_count: int = 0
+    credit: Decimal = Decimal(0)
+
+    @property
+    def net(self) -> Decimal:
+        """What the accounts owe after their unapplied credit (the sum of their balances)."""
+        return self.total - self.credit
+
+
+def ar_aging(*, today: dt.date) -> list[AgingRow]:
+    """Open receivables per currency and overdue bucket, exact to the minor unit.
+
+    Two aggregate queries (invoices by currency with one filtered SUM per bucket; account
+    credit by currency): no Python loop over invoices.
+    """
+    aggregates = {}
+    for bucket in OVERDUE_BUCKETS:
+        aggregates[f"sum_{bucket.key}"] = Sum("amount_due", filter=bucket.condition(today))
+        aggregates[f"count_{bucket.key}"] = Count("id", filter=bucket.condition(today))
+    rows: dict[str, AgingRow] = {}
+    invoice_rows = (
+        Invoice.objects.filter(status=InvoiceStatus.OPEN)
+        .values("currency")
+        .annotate(total=Sum("amount_due"), invoice_count=Count("id"), **aggregates)
+        .order_by("currency")
+    )
+    for values in invoice_rows:
+        row = AgingRow(currency=values["currency"], total=values["total"], invoice_count=values["invoice_count"])
+        for bucket in OVERDUE_BUCKETS:
+            row.buckets[bucket.key] = values[f"sum_{bucket.key}"] or Decimal(0)
+            row.counts[bucket.key] = values[f"count_{bucket.key}"]
+        rows[row.currency] = row
+    credit_rows = (
+        Account.objects.filter(credit_balance__gt=0).values("currency").annotate(credit=Sum("credit_balance"))
+    )
+    for values in credit_rows:
+        row = rows.setdefault(
+            values["currency"],
+            AgingRow(
+                currency=values["currency"],
+                buckets={b.key: Decimal(0) for b in OVERDUE_BUCKETS},
+                counts={b.key: 0 for b in OVERDUE_BUCKETS},
+            ),
+        )
+        row.credit = values["credit"]
+    return [rows[currency] for currency in sorted(rows)]
