@@ -169,7 +169,15 @@ class AccountAdmin(FastChangeListMixin, ServiceFormAdmin[Account], AuditedAdmin)
             (None, {"fields": details}),
             (
                 "Contact and notifications",
-                {"fields": ("email", "phone", "locale", "timezone", ("notify_by_email", "notify_by_sms", "notify_by_push"))},
+                {
+                    "fields": (
+                        "email",
+                        "phone",
+                        "locale",
+                        "timezone",
+                        ("notify_by_email", "notify_by_sms", "notify_by_push"),
+                    )
+                },
             ),
             (
                 "Billing address and terms",
@@ -278,7 +286,9 @@ class AccountAdmin(FastChangeListMixin, ServiceFormAdmin[Account], AuditedAdmin)
     # --- linked lists (bounded: the newest RECENT_ROWS, then a link to the filtered list) ----
     def _table(self, headers: list[str], rows: list[tuple[Any, ...]], all_url: str, all_label: str) -> SafeString:
         head = format_html_join("", "<th>{}</th>", ((header,) for header in headers))
-        body = format_html_join("", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((c,) for c in r)),) for r in rows))
+        body = format_html_join(
+            "", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((c,) for c in r)),) for r in rows)
+        )
         empty = format_html("<tr><td colspan={}>None yet.</td></tr>", len(headers)) if not rows else ""
         return format_html(
             '<table style="min-width:60%"><thead><tr>{}</tr></thead><tbody>{}{}</tbody></table>'
@@ -326,7 +336,9 @@ class AccountAdmin(FastChangeListMixin, ServiceFormAdmin[Account], AuditedAdmin)
             for p in payments
         ]
         url = f"{reverse('admin:payments_payment_changelist')}?account={obj.pk}"
-        return self._table(["Received", "Status", "Method", "Reference", "Amount", "Refunded"], rows, url, "All payments")
+        return self._table(
+            ["Received", "Status", "Method", "Reference", "Amount", "Refunded"], rows, url, "All payments"
+        )
 
     @admin.display(description="credit notes")
     def recent_credit_notes(self, obj: Account) -> SafeString:
@@ -388,7 +400,18 @@ class BillingSettingsForm(forms.ModelForm[BillingSettings]):
 
     class Meta:
         model = BillingSettings
-        fields = "__all__"
+        fields = [
+            "company_name",
+            "company_address",
+            "company_tax_id",
+            "company_email",
+            "logo_url",
+            "account_number_format",
+            "invoice_number_format",
+            "credit_note_number_format",
+            "default_payment_terms_days",
+            "auto_apply_credit",
+        ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -418,4 +441,3 @@ class BillingSettingsAdmin(admin.ModelAdmin[BillingSettings]):
 def account_link(account: Account) -> SafeString:
     """A link to the account's change page (used by the invoice and payment lists)."""
     return format_html('<a href="{}">{}</a>', reverse("admin:accounts_account_change", args=[account.pk]), account)
-

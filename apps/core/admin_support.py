@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -80,7 +80,7 @@ class EstimatedCountPaginator(Paginator):
 class FastChangeListMixin:
     """Changelist settings for tables that grow to millions of rows."""
 
-    paginator = EstimatedCountPaginator
+    paginator: type = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
@@ -91,7 +91,7 @@ class DateRangeFilter(admin.FieldListFilter):
 
     template = "admin/billing/date_range_filter.html"
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - Django's FieldListFilter signature
         self,
         field: Any,
         request: HttpRequest,
@@ -105,24 +105,23 @@ class DateRangeFilter(admin.FieldListFilter):
         super().__init__(field, request, params, model, model_admin, field_path)
         # An empty input means "no bound", not an invalid date.
         for name in (self.lookup_since, self.lookup_until):
-            values = [value for value in self.used_parameters.get(name, []) if value]
+            values = [value for value in cast(list[str], self.used_parameters.get(name, [])) if value]
             if values:
                 self.used_parameters[name] = values
             else:
                 self.used_parameters.pop(name, None)
 
-    def expected_parameters(self) -> list[str]:
+    def expected_parameters(self) -> list[str | None]:
         return [self.lookup_since, self.lookup_until]
 
-    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
-        keep = {
-            name: value for name, value in changelist.params.items() if name not in self.expected_parameters()
-        }
+    def choices(self, changelist: Any) -> Iterator[Any]:
+        used = cast(dict[str, list[str]], self.used_parameters)
+        keep = {name: value for name, value in changelist.params.items() if name not in self.expected_parameters()}
         yield {
             "since_name": self.lookup_since,
             "until_name": self.lookup_until,
-            "since": (self.used_parameters.get(self.lookup_since) or [""])[0],
-            "until": (self.used_parameters.get(self.lookup_until) or [""])[0],
+            "since": (used.get(self.lookup_since) or [""])[0],
+            "until": (used.get(self.lookup_until) or [""])[0],
             "keep": sorted(keep.items()),
             "clear_url": changelist.get_query_string(remove=self.expected_parameters()),
             "active": bool(self.used_parameters),
@@ -216,9 +215,10 @@ class ServiceFormAdmin(admin.ModelAdmin[ModelT]):
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form_class = super().get_form(request, obj, change, **kwargs)
-        error: DomainError | None = getattr(request, "service_error", None)
-        if error is None:
+        refusal: DomainError | None = getattr(request, "service_error", None)
+        if refusal is None:
             return form_class
+        error: DomainError = refusal
 
         class WithServiceError(form_class):  # type: ignore[misc, valid-type]
             def clean(self) -> Any:

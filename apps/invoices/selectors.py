@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, Q, Sum
 
@@ -65,12 +67,12 @@ def ar_aging(*, today: dt.date) -> list[AgingRow]:
     Two aggregate queries (invoices by currency with one filtered SUM per bucket; account
     credit by currency): no Python loop over invoices.
     """
-    aggregates = {}
+    aggregates: dict[str, Any] = {}
     for bucket in OVERDUE_BUCKETS:
         aggregates[f"sum_{bucket.key}"] = Sum("amount_due", filter=bucket.condition(today))
         aggregates[f"count_{bucket.key}"] = Count("id", filter=bucket.condition(today))
     rows: dict[str, AgingRow] = {}
-    invoice_rows = (
+    invoice_rows: Iterable[Mapping[str, Any]] = (
         Invoice.objects.filter(status=InvoiceStatus.OPEN)
         .values("currency")
         .annotate(total=Sum("amount_due"), invoice_count=Count("id"), **aggregates)
@@ -82,17 +84,17 @@ def ar_aging(*, today: dt.date) -> list[AgingRow]:
             row.buckets[bucket.key] = values[f"sum_{bucket.key}"] or Decimal(0)
             row.counts[bucket.key] = values[f"count_{bucket.key}"]
         rows[row.currency] = row
-    credit_rows = (
+    credit_rows: Iterable[Mapping[str, Any]] = (
         Account.objects.filter(credit_balance__gt=0).values("currency").annotate(credit=Sum("credit_balance"))
     )
-    for values in credit_rows:
+    for credit in credit_rows:
         row = rows.setdefault(
-            values["currency"],
+            credit["currency"],
             AgingRow(
-                currency=values["currency"],
+                currency=credit["currency"],
                 buckets={b.key: Decimal(0) for b in OVERDUE_BUCKETS},
                 counts={b.key: 0 for b in OVERDUE_BUCKETS},
             ),
         )
-        row.credit = values["credit"]
+        row.credit = credit["credit"]
     return [rows[currency] for currency in sorted(rows)]

@@ -6,7 +6,7 @@ payments is the top of the ledger stack, so these may read accounts, invoices an
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Account
 from apps.core.errors import ValidationFailed
+from apps.core.money import money_str
 from apps.core.tenancy import tenant_timezone, tenant_today
 from apps.invoices.models import CreditNote, Invoice, InvoiceStatus
 from apps.payments.models import Payment, PaymentStatus, Refund
@@ -232,7 +233,8 @@ def payment_allocation_preview(
                 raise ValidationFailed(f"invoice {invoice} is {invoice.status}", field="allocations")
             if portion > invoice.amount_due:
                 raise ValidationFailed(
-                    f"line {index + 1}: more than the {invoice.amount_due.normalize()} due on {invoice}",
+                    f"line {index + 1}: more than the {money_str(invoice.amount_due, invoice.currency)} "
+                    f"{invoice.currency} due on {invoice}",
                     field="allocations",
                 )
             lines.append(PreviewLine(invoice, portion))
@@ -288,7 +290,7 @@ def dashboard_figures(*, today: dt.date | None = None) -> Dashboard:
     def row(currency: str) -> CurrencyFigures:
         return figures.setdefault(currency, CurrencyFigures(currency))
 
-    open_rows = (
+    open_rows: Iterable[Mapping[str, Any]] = (
         Invoice.objects.filter(status=InvoiceStatus.OPEN)
         .values("currency")
         .annotate(
@@ -303,31 +305,31 @@ def dashboard_figures(*, today: dt.date | None = None) -> Dashboard:
         figure.open_receivables, figure.open_count = values["due"], values["count"]
         figure.overdue, figure.overdue_count = values["overdue"] or ZERO, values["overdue_count"]
 
-    invoiced = (
+    invoiced: Iterable[Mapping[str, Any]] = (
         Invoice.objects.filter(issue_date__gte=months[0], issue_date__lte=today)
         .exclude(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
         .annotate(month=TruncMonth("issue_date"))
         .values("currency", "month")
         .annotate(total=Sum("total"))
     )
-    collected = (
+    collected: Iterable[Mapping[str, Any]] = (
         Payment.objects.filter(status=PaymentStatus.SUCCEEDED, received_at__gte=first)
         .annotate(month=TruncMonth("received_at", tzinfo=tz))
         .values("currency", "month")
         .annotate(total=Sum("amount"), count=Count("id"))
     )
     trend: dict[tuple[str, dt.date], list[Decimal]] = {}
-    for values in invoiced:
-        month = values["month"]
-        trend.setdefault((values["currency"], month), [ZERO, ZERO])[0] = values["total"]
-    for values in collected:
-        month = values["month"].astimezone(tz).date() if isinstance(values["month"], dt.datetime) else values["month"]
-        trend.setdefault((values["currency"], month), [ZERO, ZERO])[1] = values["total"]
+    for billed in invoiced:
+        trend.setdefault((billed["currency"], billed["month"]), [ZERO, ZERO])[0] = billed["total"]
+    for received in collected:
+        month = received["month"]
+        month = month.astimezone(tz).date() if isinstance(month, dt.datetime) else month
+        trend.setdefault((received["currency"], month), [ZERO, ZERO])[1] = received["total"]
         if month == months[-1]:
-            figure = row(values["currency"])
-            figure.collected_this_month, figure.collected_count = values["total"], values["count"]
-    for (currency, month), (billed, received) in trend.items():
-        row(currency).trend[month] = (billed, received)
+            figure = row(received["currency"])
+            figure.collected_this_month, figure.collected_count = received["total"], received["count"]
+    for (currency, month), (billed_total, received_total) in trend.items():
+        row(currency).trend[month] = (billed_total, received_total)
     for figure in figures.values():
         figure.trend = {month: figure.trend.get(month, (ZERO, ZERO)) for month in months}
     ordered = sorted(figures.values(), key=lambda f: (-f.open_count, f.currency))

@@ -39,7 +39,9 @@ def small_ledger() -> Ledger:
     draft = draft_invoice(account, "100.00")
     paid = open_invoice(account, "300.00", due_date=dt.date(2026, 1, 1))
     open_ = open_invoice(account, "200.00", due_date=dt.date(2026, 2, 1))
-    payment = payment_record(account=account, amount="350.00", currency="NGN", method="bank_transfer", reference="TRF-1")
+    payment = payment_record(
+        account=account, amount="350.00", currency="NGN", method="bank_transfer", reference="TRF-1"
+    )
     payment_refund(payment=payment, amount="10.00", reason="bank fee returned")
     note = credit_note_issue(invoice=paid, amount="20.00", reason="service outage")
     failed = payment_record_failed(

@@ -46,7 +46,9 @@ def record_payment(client: Client, account: Account, amount: str, reference: str
     return client.post(url, {**form, "preview_token": token, "_confirm": "1"}, follow=True), preview
 
 
-def test_a_clerk_takes_an_account_from_first_invoice_to_paid_in_the_admin(clerk: Any, manager: Any, login_a: Any) -> None:
+def test_a_clerk_takes_an_account_from_first_invoice_to_paid_in_the_admin(
+    clerk: Any, manager: Any, login_a: Any
+) -> None:
     as_clerk, as_manager = login_a(clerk), login_a(manager)
 
     # 1. The clerk opens the account.

@@ -34,10 +34,17 @@ class CreditNoteIssueForm(forms.Form):
     reason = forms.CharField(max_length=500, widget=forms.TextInput(attrs={"size": 60}))
 
 
+CREDIT_APPLICATION_INLINE_FIELDS = (
+    "invoice",
+    "amount",
+    "created_at",
+)
+
+
 class CreditApplicationInline(admin.TabularInline[CreditApplication, CreditNote]):
     model = CreditApplication
-    fields = ["invoice", "amount", "created_at"]
-    readonly_fields = fields
+    fields = CREDIT_APPLICATION_INLINE_FIELDS
+    readonly_fields = CREDIT_APPLICATION_INLINE_FIELDS
     extra = 0
     can_delete = False
 
@@ -51,6 +58,20 @@ class CreditApplicationInline(admin.TabularInline[CreditApplication, CreditNote]
         return False
 
 
+CREDIT_NOTE_ADMIN_FIELDS = (
+    "number",
+    "invoice",
+    "account",
+    "currency",
+    "amount_column",
+    "applied_column",
+    "reason",
+    "issue_date",
+    "created_by",
+    "created_at",
+)
+
+
 @admin.register(CreditNote)
 class CreditNoteAdmin(FastChangeListMixin, admin.ModelAdmin[CreditNote]):
     list_display = ["number", "invoice", "account", "amount_column", "applied_column", "issue_date", "reason"]
@@ -60,19 +81,8 @@ class CreditNoteAdmin(FastChangeListMixin, admin.ModelAdmin[CreditNote]):
     search_help_text = "Credit note number, or account number / name."
     ordering = ["-created_at", "id"]
     inlines = [CreditApplicationInline]
-    fields = [
-        "number",
-        "invoice",
-        "account",
-        "currency",
-        "amount_column",
-        "applied_column",
-        "reason",
-        "issue_date",
-        "created_by",
-        "created_at",
-    ]
-    readonly_fields = fields
+    fields = CREDIT_NOTE_ADMIN_FIELDS
+    readonly_fields = CREDIT_NOTE_ADMIN_FIELDS
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return has_perm(request, "invoices.issue_credit_note")
@@ -123,7 +133,11 @@ class CreditNoteAdmin(FastChangeListMixin, admin.ModelAdmin[CreditNote]):
         invoice = None
         invoice_id = request.POST.get("invoice") or request.GET.get("invoice")
         if invoice_id:
-            invoice = Invoice.objects.filter(pk=invoice_id).select_related("account").first() if _is_uuid(invoice_id) else None
+            invoice = (
+                Invoice.objects.filter(pk=invoice_id).select_related("account").first()
+                if _is_uuid(invoice_id)
+                else None
+            )
         context = {
             **self.admin_site.each_context(request),
             "title": "Issue a credit note",

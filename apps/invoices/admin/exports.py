@@ -98,7 +98,9 @@ def invoice_csv_response(queryset: QuerySet[Invoice]) -> StreamingHttpResponse:
     )
 
 
-def invoice_pdf_zip_response(model_admin: Any, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse | None:
+def invoice_pdf_zip_response(
+    model_admin: Any, request: HttpRequest, queryset: QuerySet[Invoice]
+) -> HttpResponse | None:
     """A zip of the selected invoices' PDFs, with a success or failure message per invoice.
 
     The PDFs come from `apps.invoices.documents.invoice_pdf(invoice) -> bytes` (the documents

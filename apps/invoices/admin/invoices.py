@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import construct_change_message
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -76,7 +77,7 @@ class InvoiceLineInline(admin.TabularInline[InvoiceLine, Invoice]):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.name == "tax_rate" and field is not None:
             # Evaluate the choices once per request, not once per line form.
-            field.choices = list(field.choices)
+            field.choices = list(cast(Iterable[Any], field.choices))
         return field
 
     def _editable(self, request: HttpRequest, obj: Invoice | None) -> bool:
@@ -225,7 +226,11 @@ class InvoiceAdmin(FastChangeListMixin, ServiceFormAdmin[Invoice], AuditedAdmin)
         with refusals_as_form_errors():
             if change:
                 saved = invoice_update_draft(
-                    invoice=obj, lines=lines, due_date=data.get("due_date"), memo=data.get("memo", ""), actor=request.user
+                    invoice=obj,
+                    lines=lines,
+                    due_date=data.get("due_date"),
+                    memo=data.get("memo", ""),
+                    actor=request.user,
                 )
             else:
                 saved = invoice_create(
@@ -426,7 +431,7 @@ class InvoiceAdmin(FastChangeListMixin, ServiceFormAdmin[Invoice], AuditedAdmin)
         return TemplateResponse(request, "admin/invoices/invoice/action_reason.html", context)
 
     @admin.action(description="Export selected invoices as CSV", permissions=["view"])
-    def export_csv(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse:
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> StreamingHttpResponse:
         return invoice_csv_response(queryset)
 
     @admin.action(description="Download PDFs of selected invoices (zip)", permissions=["view"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import uuid
@@ -19,7 +20,7 @@ from apps.invoices.models import Invoice
 from apps.payments.models import Payment, PaymentMethod
 from apps.payments.selectors import AllocationPreview
 
-ALLOCATION_LINE = re.compile(r"^\s*(?P<invoice>\S+)\s*[=:,;\s]\s*(?P<amount>[0-9][0-9.,]*)\s*$")
+ALLOCATION_LINE = re.compile(r"^\s*(?P<invoice>[^\s=:,;]+)\s*[=:,;\s]\s*(?P<amount>[0-9][0-9.,]*)\s*$")
 
 
 class RecordPaymentForm(forms.Form):
@@ -45,7 +46,7 @@ class RecordPaymentForm(forms.Form):
 
     def clean_received_at(self) -> Any:
         received_at = self.cleaned_data.get("received_at")
-        if received_at and received_at > timezone.now() + timezone.timedelta(minutes=5):
+        if received_at and received_at > timezone.now() + dt.timedelta(minutes=5):
             raise forms.ValidationError("a payment cannot be received in the future")
         return received_at
 

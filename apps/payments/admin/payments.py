@@ -36,11 +36,17 @@ from apps.payments.models import Payment, PaymentAllocation, PaymentStatus, Refu
 from apps.payments.selectors import payment_allocation_preview
 from apps.payments.services import AllocationInput, payment_record, payment_refund
 
+ALLOCATION_INLINE_FIELDS = (
+    "invoice",
+    "amount",
+    "created_at",
+)
+
 
 class AllocationInline(admin.TabularInline[PaymentAllocation, Payment]):
     model = PaymentAllocation
-    fields = ["invoice", "amount", "created_at"]
-    readonly_fields = fields
+    fields = ALLOCATION_INLINE_FIELDS
+    readonly_fields = ALLOCATION_INLINE_FIELDS
     extra = 0
     can_delete = False
 
@@ -48,12 +54,39 @@ class AllocationInline(admin.TabularInline[PaymentAllocation, Payment]):
         return super().get_queryset(request).select_related("invoice")
 
 
+REFUND_INLINE_FIELDS = (
+    "created_at",
+    "amount",
+    "reason",
+    "from_credit",
+    "created_by",
+)
+
+
 class RefundInline(admin.TabularInline[Refund, Payment]):
     model = Refund
-    fields = ["created_at", "amount", "reason", "from_credit", "created_by"]
-    readonly_fields = fields
+    fields = REFUND_INLINE_FIELDS
+    readonly_fields = REFUND_INLINE_FIELDS
     extra = 0
     can_delete = False
+
+
+PAYMENT_ADMIN_FIELDS = (
+    "account_link_display",
+    "status_badge",
+    "failure",
+    "amount_column",
+    "allocated_column",
+    "refunded_column",
+    "credit_column",
+    "method",
+    "gateway",
+    "gateway_reference",
+    "reference",
+    "received_at",
+    "created_by",
+    "created_at",
+)
 
 
 @admin.register(Payment)
@@ -78,23 +111,8 @@ class PaymentAdmin(FastChangeListMixin, AuditedAdmin):
     inlines = [AllocationInline, RefundInline]
     actions = ["refund_payment"]
     change_form_template = "admin/payments/payment/change_form.html"
-    fields = [
-        "account_link_display",
-        "status_badge",
-        "failure",
-        "amount_column",
-        "allocated_column",
-        "refunded_column",
-        "credit_column",
-        "method",
-        "gateway",
-        "gateway_reference",
-        "reference",
-        "received_at",
-        "created_by",
-        "created_at",
-    ]
-    readonly_fields = fields
+    fields = PAYMENT_ADMIN_FIELDS
+    readonly_fields = PAYMENT_ADMIN_FIELDS
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return has_perm(request, "payments.add_payment")
@@ -198,11 +216,12 @@ class PaymentAdmin(FastChangeListMixin, AuditedAdmin):
                         "The payment or the account's invoices changed since the preview: check the new preview.",
                         messages.WARNING,
                     )
-                form.data = form.data.copy()
-                form.data["preview_token"] = token
+                posted = request.POST.copy()
+                posted["preview_token"] = token
+                form.data = posted
         account = form.cleaned_data.get("account") if form.is_bound and hasattr(form, "cleaned_data") else None
         if account is None and initial.get("account"):
-            account = _account_or_none(initial["account"])
+            account = _account_or_none(str(initial["account"]))
         context = {
             **self.admin_site.each_context(request),
             "title": "Record a payment",

@@ -39,7 +39,12 @@ def trend_chart(figure: CurrencyFigures, months: list[dt.date]) -> dict[str, Any
             {
                 "label": month.strftime("%b"),
                 "label_x": x + BAR_WIDTH,
-                "billed": {"x": x, "y": bottom - billed_height, "h": billed_height, "text": money_text(billed, figure.currency)},
+                "billed": {
+                    "x": x,
+                    "y": bottom - billed_height,
+                    "h": billed_height,
+                    "text": money_text(billed, figure.currency),
+                },
                 "received": {
                     "x": x + BAR_WIDTH + 2,
                     "y": bottom - received_height,
