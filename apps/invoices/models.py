@@ -96,6 +96,8 @@ class Invoice(models.Model):
             models.Index(fields=["currency", "status"], name="invoice_currency_status"),
             # One account's invoices, newest first (the account page, the changelist's account filter).
             models.Index(fields=["account", "-created_at", "id"], name="invoice_account_created"),
+            # The admin's due-date range filter (without a status).
+            models.Index(fields=["due_date"], name="invoice_due_date"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=InvoiceStatus.values), name="invoice_status_valid"),

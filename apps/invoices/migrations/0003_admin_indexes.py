@@ -24,4 +24,8 @@ class Migration(migrations.Migration):
             model_name='invoice',
             index=models.Index(fields=['account', '-created_at', 'id'], name='invoice_account_created'),
         ),
+        AddIndexConcurrently(
+            model_name='invoice',
+            index=models.Index(fields=['due_date'], name='invoice_due_date'),
+        ),
     ]
