@@ -23,7 +23,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection, models
 from django.http import HttpRequest, HttpResponse
-from django.utils.html import format_html
+from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -230,6 +231,15 @@ class ServiceFormAdmin(admin.ModelAdmin[ModelT]):
         return WithServiceError
 
 
+def adopt_saved(target: models.Model, saved: models.Model) -> None:
+    """Make the admin's instance the row a service saved (number, totals, timestamps), so that
+    the admin's messages, log entry and redirect use it."""
+    for model_field in saved._meta.concrete_fields:
+        setattr(target, model_field.attname, getattr(saved, model_field.attname))
+    target._state.adding = False
+    target._state.db = saved._state.db
+
+
 @contextmanager
 def refusals_as_form_errors() -> Iterator[None]:
     """`with refusals_as_form_errors(): service(...)` inside save_model / save_related."""
@@ -307,6 +317,87 @@ def run_per_object(
         level = messages.WARNING if failed and succeeded else (messages.ERROR if failed else messages.SUCCESS)
         model_admin.message_user(request, f"{succeeded} {verb}, {failed} refused.", level)
     return succeeded, failed
+
+
+def run_bulk_action(
+    model_admin: admin.ModelAdmin[Any],
+    request: HttpRequest,
+    queryset: models.QuerySet[ModelT],
+    *,
+    verb: str,
+    action: Callable[[ModelT], Any],
+) -> None:
+    """A changelist action over at most MAX_BULK_OBJECTS objects, reported per object."""
+    objects = bounded_selection(model_admin, request, queryset)
+    if objects is not None:
+        run_per_object(model_admin, request, objects, verb=verb, action=action)
+
+
+class ReadOnlyInline(admin.TabularInline[Any, Any]):
+    """Rows shown under their parent, never edited there (allocations, refunds, applications)."""
+
+    extra = 0
+    can_delete = False
+    related: tuple[str, ...] = ()
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet[Any]:
+        return super().get_queryset(request).select_related(*self.related)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def small_table(
+    rows: Iterable[Iterable[Any]], headers: Iterable[str] = (), *, more_url: str = "", more_label: str = ""
+) -> SafeString:
+    """A compact HTML table of (already safe or plain) cells, with an optional "see all" link."""
+    rows = [list(row) for row in rows]
+    head = format_html_join("", "<th>{}</th>", ((header,) for header in headers))
+    body = format_html_join(
+        "", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows)
+    )
+    more = (
+        format_html('<p style="margin-top:4px"><a href="{}">{} &rarr;</a></p>', more_url, more_label)
+        if more_url
+        else ""
+    )
+    return format_html(
+        '<table style="min-width:60%">{}<tbody>{}</tbody></table>{}',
+        format_html("<thead><tr>{}</tr></thead>", head) if head else "",
+        body if rows else format_html("<tr><td>{}</td></tr>", "None yet."),
+        more,
+    )
+
+
+def admin_page(
+    model_admin: admin.ModelAdmin[Any],
+    request: HttpRequest,
+    template: str,
+    *,
+    title: str,
+    form: forms.BaseForm | None = None,
+    **context: Any,
+) -> TemplateResponse:
+    """An admin page of our own (an issue form, a preview, a confirmation) in the admin's frame."""
+    media = model_admin.media + form.media if form is not None else model_admin.media
+    return TemplateResponse(
+        request,
+        template,
+        {
+            **model_admin.admin_site.each_context(request),
+            "title": title,
+            "opts": model_admin.model._meta,
+            "form": form,
+            "media": media,
+            **context,
+        },
+    )
 
 
 def has_perm(request: HttpRequest, perm: str) -> bool:

@@ -12,12 +12,19 @@ from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.safestring import SafeString
 
 from apps.accounts.admin import AccountFilter, CurrencyFilter
-from apps.core.admin_support import FastChangeListMixin, add_domain_error, has_perm, money_html, money_text
+from apps.core.admin_support import (
+    FastChangeListMixin,
+    ReadOnlyInline,
+    add_domain_error,
+    admin_page,
+    has_perm,
+    money_html,
+    money_text,
+)
 from apps.core.errors import DomainError
 from apps.invoices.admin.filters import document_search
 from apps.invoices.credit_notes import CREDITABLE, credit_note_issue
@@ -41,21 +48,11 @@ CREDIT_APPLICATION_INLINE_FIELDS = (
 )
 
 
-class CreditApplicationInline(admin.TabularInline[CreditApplication, CreditNote]):
+class CreditApplicationInline(ReadOnlyInline):
     model = CreditApplication
     fields = CREDIT_APPLICATION_INLINE_FIELDS
     readonly_fields = CREDIT_APPLICATION_INLINE_FIELDS
-    extra = 0
-    can_delete = False
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[CreditApplication]:
-        return super().get_queryset(request).select_related("invoice")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    related = ("invoice",)
 
 
 CREDIT_NOTE_ADMIN_FIELDS = (
@@ -138,15 +135,14 @@ class CreditNoteAdmin(FastChangeListMixin, admin.ModelAdmin[CreditNote]):
                 if _is_uuid(invoice_id)
                 else None
             )
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Issue a credit note",
-            "opts": self.model._meta,
-            "form": form,
-            "invoice": invoice,
-            "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "admin/invoices/creditnote/issue.html", context)
+        return admin_page(
+            self,
+            request,
+            "admin/invoices/creditnote/issue.html",
+            title="Issue a credit note",
+            form=form,
+            invoice=invoice,
+        )
 
 
 def _is_uuid(value: str) -> bool:

@@ -6,8 +6,8 @@ from typing import Any
 
 from django import forms
 
+from apps.invoices.lines import LineInput
 from apps.invoices.models import Invoice, InvoiceLine
-from apps.invoices.services import LineInput
 
 
 class InvoiceForm(forms.ModelForm[Invoice]):

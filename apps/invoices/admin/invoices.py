@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -12,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from apps.accounts.admin import AccountFilter, CurrencyFilter, account_link
@@ -21,20 +20,25 @@ from apps.core.admin_support import (
     DateRangeFilter,
     FastChangeListMixin,
     ServiceFormAdmin,
+    admin_page,
+    adopt_saved,
     badge,
     bounded_selection,
     has_perm,
     money_html,
     refusals_as_form_errors,
+    run_bulk_action,
     run_per_object,
+    small_table,
 )
 from apps.core.errors import DomainError
 from apps.core.tenancy import tenant_today
 from apps.invoices.admin.exports import invoice_csv_response, invoice_pdf_zip_response
 from apps.invoices.admin.filters import OverdueBucketFilter, document_search
-from apps.invoices.admin.forms import InvoiceForm, InvoiceLineForm, ReasonForm, lines_from_formsets
+from apps.invoices.admin.forms import InvoiceForm, ReasonForm, lines_from_formsets
+from apps.invoices.admin.lines import InvoiceLineInline
 from apps.invoices.credit_notes import CREDITABLE
-from apps.invoices.models import Invoice, InvoiceLine, InvoiceStatus, TaxRate
+from apps.invoices.models import Invoice, InvoiceStatus, TaxRate
 from apps.invoices.services import (
     invoice_create,
     invoice_delete_draft,
@@ -44,70 +48,6 @@ from apps.invoices.services import (
     invoice_update_draft,
     invoice_void,
 )
-
-
-def _adopt(target: Invoice, saved: Invoice) -> None:
-    for model_field in Invoice._meta.concrete_fields:
-        setattr(target, model_field.attname, getattr(saved, model_field.attname))
-    target._state.adding = False
-    target._state.db = saved._state.db
-
-
-class InvoiceLineInline(admin.TabularInline[InvoiceLine, Invoice]):
-    """Lines, editable while the invoice is a draft; the service replaces them on save.
-
-    New lines start with the tenant's default tax rate.
-    """
-
-    model = InvoiceLine
-    form = InvoiceLineForm
-    fields = ["description", "quantity", "unit_price", "discount", "tax_rate", "net", "tax", "line_total"]
-    readonly_fields = ["net", "tax", "line_total"]
-    extra = 1
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[InvoiceLine]:
-        return super().get_queryset(request).select_related("invoice", "tax_rate")
-
-    def get_extra(self, request: HttpRequest, obj: Invoice | None = None, **kwargs: Any) -> int:
-        return 3 if obj is None else 1
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "tax_rate":
-            kwargs["queryset"] = TaxRate.objects.filter(active=True)
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "tax_rate" and field is not None:
-            # Evaluate the choices once per request, not once per line form.
-            field.choices = list(cast(Iterable[Any], field.choices))
-        return field
-
-    def _editable(self, request: HttpRequest, obj: Invoice | None) -> bool:
-        if obj is None:
-            return has_perm(request, "invoices.add_invoice")
-        return obj.is_draft and has_perm(request, "invoices.change_invoice")
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return has_perm(request, "invoices.view_invoice")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._editable(request, obj)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._editable(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._editable(request, obj)
-
-    @admin.display(description="net")
-    def net(self, line: InvoiceLine) -> SafeString | str:
-        return money_html(line.net_amount, line.invoice.currency) if line.pk else "-"
-
-    @admin.display(description="tax")
-    def tax(self, line: InvoiceLine) -> SafeString | str:
-        return money_html(line.tax_amount, line.invoice.currency) if line.pk else "-"
-
-    @admin.display(description="total")
-    def line_total(self, line: InvoiceLine) -> SafeString | str:
-        return money_html(line.total, line.invoice.currency) if line.pk else "-"
 
 
 @admin.register(Invoice)
@@ -240,7 +180,7 @@ class InvoiceAdmin(FastChangeListMixin, ServiceFormAdmin[Invoice], AuditedAdmin)
                     memo=data.get("memo", ""),
                     actor=request.user,
                 )
-        _adopt(obj, saved)
+        adopt_saved(obj, saved)
 
     def construct_change_message(self, request: HttpRequest, form: Any, formsets: Any, add: bool = False) -> Any:
         message = construct_change_message(form, [], add)
@@ -321,67 +261,54 @@ class InvoiceAdmin(FastChangeListMixin, ServiceFormAdmin[Invoice], AuditedAdmin)
         return badge("overdue", f"{days} d") if days else "-"
 
     @admin.display(description="payments")
-    def payments_display(self, obj: Invoice) -> SafeString | str:
+    def payments_display(self, obj: Invoice) -> SafeString:
         allocations = obj.payment_allocations.select_related("payment").order_by("created_at", "pk")[:50]
         rows = [
             (
-                reverse("admin:payments_payment_change", args=[allocation.payment_id]),
-                allocation.payment.received_at.strftime("%Y-%m-%d"),
+                format_html(
+                    '<a href="{}">{}</a>',
+                    reverse("admin:payments_payment_change", args=[allocation.payment_id]),
+                    allocation.payment.received_at.strftime("%Y-%m-%d"),
+                ),
                 allocation.payment.get_method_display(),
                 money_html(allocation.amount, obj.currency),
             )
             for allocation in allocations
         ]
-        if not rows:
-            return "-"
-        return format_html(
-            "<table>{}</table>",
-            format_html_join("", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td></tr>', rows),
-        )
+        return small_table(rows)
 
     @admin.display(description="credit notes")
-    def credit_notes_display(self, obj: Invoice) -> SafeString | str:
-        notes = obj.credit_notes.order_by("created_at", "pk")[:50]
+    def credit_notes_display(self, obj: Invoice) -> SafeString:
         rows = [
             (
-                reverse("admin:invoices_creditnote_change", args=[note.pk]),
-                note.number,
+                format_html('<a href="{}">{}</a>', reverse("admin:invoices_creditnote_change", args=[note.pk]), note),
                 note.reason,
                 money_html(note.amount, note.currency),
             )
-            for note in notes
+            for note in obj.credit_notes.order_by("created_at", "pk")[:50]
         ]
-        if not rows:
-            return "-"
-        return format_html(
-            "<table>{}</table>",
-            format_html_join("", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td></tr>', rows),
-        )
+        return small_table(rows)
 
     # --- actions: each reports per invoice ---------------------------------------------------------
     @admin.action(description="Finalize selected drafts", permissions=["finalize"])
     def finalize_invoices(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
-        invoices = bounded_selection(self, request, queryset)
-        if invoices is not None:
-            run_per_object(
-                self,
-                request,
-                invoices,
-                verb="finalized",
-                action=lambda invoice: f"as {invoice_finalize(invoice=invoice, actor=request.user).number}",
-            )
+        run_bulk_action(
+            self,
+            request,
+            queryset,
+            verb="finalized",
+            action=lambda invoice: f"as {invoice_finalize(invoice=invoice, actor=request.user).number}",
+        )
 
     @admin.action(description="Mark selected invoices as sent", permissions=["finalize"])
     def send_invoices(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
-        invoices = bounded_selection(self, request, queryset)
-        if invoices is not None:
-            run_per_object(
-                self,
-                request,
-                invoices,
-                verb="sent",
-                action=lambda invoice: invoice_mark_sent(invoice=invoice, actor=request.user),
-            )
+        run_bulk_action(
+            self,
+            request,
+            queryset,
+            verb="sent",
+            action=lambda invoice: invoice_mark_sent(invoice=invoice, actor=request.user),
+        )
 
     @admin.action(description="Void selected invoices…", permissions=["void"])
     def void_invoices(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> TemplateResponse | None:
@@ -417,18 +344,17 @@ class InvoiceAdmin(FastChangeListMixin, ServiceFormAdmin[Invoice], AuditedAdmin)
             reason = form.cleaned_data["reason"]
             run_per_object(self, request, invoices, verb=verb, action=lambda invoice: service(invoice, reason))
             return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "verb": verb,
-            "opts": self.model._meta,
-            "invoices": invoices,
-            "form": form,
-            "action": request.POST.get("action", ""),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media,
-        }
-        return TemplateResponse(request, "admin/invoices/invoice/action_reason.html", context)
+        return admin_page(
+            self,
+            request,
+            "admin/invoices/invoice/action_reason.html",
+            title=title,
+            form=form,
+            verb=verb,
+            invoices=invoices,
+            action=request.POST.get("action", ""),
+            action_checkbox_name=helpers.ACTION_CHECKBOX_NAME,
+        )
 
     @admin.action(description="Export selected invoices as CSV", permissions=["view"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> StreamingHttpResponse:

@@ -11,7 +11,6 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -22,7 +21,9 @@ from apps.core.admin_support import (
     AuditedAdmin,
     DateRangeFilter,
     FastChangeListMixin,
+    ReadOnlyInline,
     add_domain_error,
+    admin_page,
     badge,
     has_perm,
     money_html,
@@ -43,32 +44,20 @@ ALLOCATION_INLINE_FIELDS = (
 )
 
 
-class AllocationInline(admin.TabularInline[PaymentAllocation, Payment]):
+class AllocationInline(ReadOnlyInline):
     model = PaymentAllocation
     fields = ALLOCATION_INLINE_FIELDS
     readonly_fields = ALLOCATION_INLINE_FIELDS
-    extra = 0
-    can_delete = False
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[PaymentAllocation]:
-        return super().get_queryset(request).select_related("invoice")
+    related = ("invoice",)
 
 
-REFUND_INLINE_FIELDS = (
-    "created_at",
-    "amount",
-    "reason",
-    "from_credit",
-    "created_by",
-)
+REFUND_INLINE_FIELDS = ("created_at", "amount", "reason", "from_credit", "created_by")
 
 
-class RefundInline(admin.TabularInline[Refund, Payment]):
+class RefundInline(ReadOnlyInline):
     model = Refund
     fields = REFUND_INLINE_FIELDS
     readonly_fields = REFUND_INLINE_FIELDS
-    extra = 0
-    can_delete = False
 
 
 PAYMENT_ADMIN_FIELDS = (
@@ -222,16 +211,15 @@ class PaymentAdmin(FastChangeListMixin, AuditedAdmin):
         account = form.cleaned_data.get("account") if form.is_bound and hasattr(form, "cleaned_data") else None
         if account is None and initial.get("account"):
             account = _account_or_none(str(initial["account"]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Record a payment",
-            "opts": self.model._meta,
-            "form": form,
-            "preview": preview,
-            "account": account,
-            "media": self.media + form.media,
-        }
-        return TemplateResponse(request, "admin/payments/payment/record.html", context)
+        return admin_page(
+            self,
+            request,
+            "admin/payments/payment/record.html",
+            title="Record a payment",
+            form=form,
+            preview=preview,
+            account=account,
+        )
 
     def _record(self, request: HttpRequest, form: RecordPaymentForm, data: dict[str, Any]) -> HttpResponse | None:
         account: Account = data["account"]
@@ -292,15 +280,15 @@ class PaymentAdmin(FastChangeListMixin, AuditedAdmin):
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(reverse("admin:payments_payment_change", args=[payment.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Refund payment of {money_text(payment.amount, payment.currency)}",
-            "opts": self.model._meta,
-            "payment": payment,
-            "refundable": money_text(payment.refundable, payment.currency),
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/payments/payment/refund.html", context)
+        return admin_page(
+            self,
+            request,
+            "admin/payments/payment/refund.html",
+            title=f"Refund payment of {money_text(payment.amount, payment.currency)}",
+            form=form,
+            payment=payment,
+            refundable=money_text(payment.refundable, payment.currency),
+        )
 
     @admin.action(description="Refund the selected payment…", permissions=["refund"])
     def refund_payment(self, request: HttpRequest, queryset: QuerySet[Payment]) -> HttpResponse | None:

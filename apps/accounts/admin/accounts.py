@@ -7,20 +7,18 @@ linked lists (reverse relations, so this module imports nothing above accounts).
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from apps.accounts.models import Account, AccountStatus, BillingSettings
-from apps.accounts.numbering import validate_number_format
+from apps.accounts.admin.filters import BalanceFilter, CurrencyFilter
+from apps.accounts.models import Account, AccountStatus
 from apps.accounts.services import (
     EDITABLE_FIELDS,
     account_close,
@@ -33,75 +31,17 @@ from apps.core.admin_support import (
     AuditedAdmin,
     FastChangeListMixin,
     ServiceFormAdmin,
+    adopt_saved,
     badge,
-    bounded_selection,
     has_perm,
     money_html,
     refusals_as_form_errors,
-    run_per_object,
+    run_bulk_action,
+    small_table,
 )
-from apps.core.errors import ValidationFailed
 from apps.core.tenancy import current_tenant
 
 RECENT_ROWS = 10
-
-
-class CurrencyFilter(admin.SimpleListFilter):
-    """The currencies accounts are billed in (a DISTINCT over accounts, never over invoices)."""
-
-    title = "currency"
-    parameter_name = "currency"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        currencies = Account.objects.order_by("currency").values_list("currency", flat=True).distinct()
-        return [(code, code) for code in currencies]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        return queryset.filter(currency=value) if value else queryset
-
-
-class AccountFilter(admin.SimpleListFilter):
-    """`?account=<id>`: one account's documents (linked from the account page); shown when set."""
-
-    title = "account"
-    parameter_name = "account"
-
-    def _account_id(self) -> uuid.UUID | None:
-        value = self.value()
-        if not value:
-            return None
-        try:
-            return uuid.UUID(str(value))
-        except ValueError as exc:
-            raise IncorrectLookupParameters(f"{value!r} is not an account id") from exc
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        account_id = self._account_id()
-        account = Account.objects.filter(pk=account_id).first() if account_id else None
-        return [(str(account.pk), str(account))] if account else []
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        account_id = self._account_id()
-        return queryset.filter(account_id=account_id) if account_id else queryset
-
-
-class BalanceFilter(admin.SimpleListFilter):
-    title = "balance"
-    parameter_name = "balance"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("owing", "Owing"), ("credit", "In credit"), ("settled", "Settled")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Account]) -> QuerySet[Account]:
-        value = self.value()
-        if value == "owing":
-            return queryset.filter(amount_due__gt=F("credit_balance"))
-        if value == "credit":
-            return queryset.filter(credit_balance__gt=F("amount_due"))
-        if value == "settled":
-            return queryset.filter(amount_due=F("credit_balance"))
-        return queryset
 
 
 class AccountForm(forms.ModelForm[Account]):
@@ -117,14 +57,6 @@ class AccountForm(forms.ModelForm[Account]):
 
     def clean_currency(self) -> str:
         return str(self.cleaned_data.get("currency") or "").strip().upper()
-
-
-def _adopt(target: Account, saved: Account) -> None:
-    """Make the admin's instance the row the service saved (number, balances, timestamps)."""
-    for model_field in Account._meta.concrete_fields:
-        setattr(target, model_field.attname, getattr(saved, model_field.attname))
-    target._state.adding = False
-    target._state.db = saved._state.db
 
 
 def statement_url(account: Account) -> str | None:
@@ -245,7 +177,7 @@ class AccountAdmin(FastChangeListMixin, ServiceFormAdmin[Account], AuditedAdmin)
             else:
                 fields = {name: value for name, value in data.items() if name in EDITABLE_FIELDS}
                 saved = account_create(currency=data["currency"], actor=request.user, **fields)
-        _adopt(obj, saved)
+        adopt_saved(obj, saved)
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
@@ -284,22 +216,6 @@ class AccountAdmin(FastChangeListMixin, ServiceFormAdmin[Account], AuditedAdmin)
         return money_html(obj.credit_balance, obj.currency)
 
     # --- linked lists (bounded: the newest RECENT_ROWS, then a link to the filtered list) ----
-    def _table(self, headers: list[str], rows: list[tuple[Any, ...]], all_url: str, all_label: str) -> SafeString:
-        head = format_html_join("", "<th>{}</th>", ((header,) for header in headers))
-        body = format_html_join(
-            "", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((c,) for c in r)),) for r in rows)
-        )
-        empty = format_html("<tr><td colspan={}>None yet.</td></tr>", len(headers)) if not rows else ""
-        return format_html(
-            '<table style="min-width:60%"><thead><tr>{}</tr></thead><tbody>{}{}</tbody></table>'
-            '<p style="margin-top:4px"><a href="{}">{} &rarr;</a></p>',
-            head,
-            body,
-            empty,
-            all_url,
-            all_label,
-        )
-
     @admin.display(description="invoices")
     def recent_invoices(self, obj: Account) -> SafeString:
         invoices = obj.invoices.order_by("-created_at", "id")[:RECENT_ROWS]
@@ -314,8 +230,12 @@ class AccountAdmin(FastChangeListMixin, ServiceFormAdmin[Account], AuditedAdmin)
             )
             for inv in invoices
         ]
-        url = f"{reverse('admin:invoices_invoice_changelist')}?account={obj.pk}"
-        return self._table(["Invoice", "Status", "Issued", "Due", "Total", "Due now"], rows, url, "All invoices")
+        return small_table(
+            rows,
+            ["Invoice", "Status", "Issued", "Due", "Total", "Due now"],
+            more_url=f"{reverse('admin:invoices_invoice_changelist')}?account={obj.pk}",
+            more_label="All invoices",
+        )
 
     @admin.display(description="payments")
     def recent_payments(self, obj: Account) -> SafeString:
@@ -335,9 +255,11 @@ class AccountAdmin(FastChangeListMixin, ServiceFormAdmin[Account], AuditedAdmin)
             )
             for p in payments
         ]
-        url = f"{reverse('admin:payments_payment_changelist')}?account={obj.pk}"
-        return self._table(
-            ["Received", "Status", "Method", "Reference", "Amount", "Refunded"], rows, url, "All payments"
+        return small_table(
+            rows,
+            ["Received", "Status", "Method", "Reference", "Amount", "Refunded"],
+            more_url=f"{reverse('admin:payments_payment_changelist')}?account={obj.pk}",
+            more_label="All payments",
         )
 
     @admin.display(description="credit notes")
@@ -353,91 +275,41 @@ class AccountAdmin(FastChangeListMixin, ServiceFormAdmin[Account], AuditedAdmin)
             )
             for n in notes
         ]
-        url = f"{reverse('admin:invoices_creditnote_changelist')}?account={obj.pk}"
-        return self._table(["Credit note", "Issued", "Invoice", "Reason", "Amount"], rows, url, "All credit notes")
+        return small_table(
+            rows,
+            ["Credit note", "Issued", "Invoice", "Reason", "Amount"],
+            more_url=f"{reverse('admin:invoices_creditnote_changelist')}?account={obj.pk}",
+            more_label="All credit notes",
+        )
 
     # --- actions (per-account reporting) ------------------------------------------------------
     @admin.action(description="Suspend selected accounts", permissions=["suspend"])
     def suspend_accounts(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
-        accounts = bounded_selection(self, request, queryset)
-        if accounts is not None:
-            reason = f"suspended by {request.user} in the admin"
-            run_per_object(
-                self,
-                request,
-                accounts,
-                verb="suspended",
-                action=lambda account: account_suspend(account=account, reason=reason, actor=request.user),
-            )
+        reason = f"suspended by {request.user} in the admin"
+        run_bulk_action(
+            self,
+            request,
+            queryset,
+            verb="suspended",
+            action=lambda account: account_suspend(account=account, reason=reason, actor=request.user),
+        )
 
     @admin.action(description="Reactivate selected accounts", permissions=["suspend"])
     def reactivate_accounts(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
-        accounts = bounded_selection(self, request, queryset)
-        if accounts is not None:
-            run_per_object(
-                self,
-                request,
-                accounts,
-                verb="reactivated",
-                action=lambda account: account_reactivate(account=account, actor=request.user),
-            )
+        run_bulk_action(
+            self,
+            request,
+            queryset,
+            verb="reactivated",
+            action=lambda account: account_reactivate(account=account, actor=request.user),
+        )
 
     @admin.action(description="Close selected accounts (nothing owed, no credit)", permissions=["close"])
     def close_accounts(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
-        accounts = bounded_selection(self, request, queryset)
-        if accounts is not None:
-            run_per_object(
-                self,
-                request,
-                accounts,
-                verb="closed",
-                action=lambda account: account_close(account=account, actor=request.user),
-            )
-
-
-class BillingSettingsForm(forms.ModelForm[BillingSettings]):
-    logo_url = forms.URLField(required=False, assume_scheme="https", help_text="Shown on invoices and statements.")
-
-    class Meta:
-        model = BillingSettings
-        fields = [
-            "company_name",
-            "company_address",
-            "company_tax_id",
-            "company_email",
-            "logo_url",
-            "account_number_format",
-            "invoice_number_format",
-            "credit_note_number_format",
-            "default_payment_terms_days",
-            "auto_apply_credit",
-        ]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        for name in ("account_number_format", "invoice_number_format", "credit_note_number_format"):
-            if data.get(name):
-                try:
-                    validate_number_format(data[name])
-                except ValidationFailed as exc:
-                    self.add_error(name, exc.message)
-        return data
-
-
-@admin.register(BillingSettings)
-class BillingSettingsAdmin(admin.ModelAdmin[BillingSettings]):
-    """The tenant's billing profile (one row): company details, numbering, default terms."""
-
-    form = BillingSettingsForm
-    list_display = ["__str__", "company_name", "invoice_number_format", "default_payment_terms_days"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-def account_link(account: Account) -> SafeString:
-    """A link to the account's change page (used by the invoice and payment lists)."""
-    return format_html('<a href="{}">{}</a>', reverse("admin:accounts_account_change", args=[account.pk]), account)
+        run_bulk_action(
+            self,
+            request,
+            queryset,
+            verb="closed",
+            action=lambda account: account_close(account=account, actor=request.user),
+        )
