@@ -400,5 +400,15 @@ def admin_page(
     )
 
 
+def autocomplete_for(request: HttpRequest) -> str | None:
+    """ "app_label.model_name.field_name" when `request` is the admin's autocomplete for that
+    form field (so a list can offer only the choices the form accepts), else None."""
+    match = request.resolver_match
+    if match is None or match.url_name != "autocomplete":
+        return None
+    params = request.GET
+    return f"{params.get('app_label')}.{params.get('model_name')}.{params.get('field_name')}"
+
+
 def has_perm(request: HttpRequest, perm: str) -> bool:
     return bool(request.user.has_perm(perm))

@@ -84,3 +84,14 @@ def test_credit_notes_are_listed_by_account_and_found_by_number(auditor: Any, lo
     by_number = client.get(changelist, {"q": bola_note.number}).context["cl"].result_list
     assert [note.number for note in by_number] == [bola_note.number]
     assert client.get(reverse("admin:invoices_creditnote_change", args=[ada_note.pk])).status_code == 200
+
+
+def test_the_invoice_picker_offers_only_creditable_invoices_of_the_account_searched(manager: Any, login_a: Any) -> None:
+    account = AccountFactory(name="Ada Obi")
+    creditable = open_invoice(account, "10.00")
+    draft_invoice(account, "5.00")
+    open_invoice(AccountFactory(name="Bola Ade"), "10.00")
+    params = {"app_label": "invoices", "model_name": "creditnote", "field_name": "invoice", "term": "ada"}
+    response = login_a(manager).get(reverse("admin:autocomplete"), params)
+    assert response.status_code == 200
+    assert [result["id"] for result in response.json()["results"]] == [str(creditable.pk)]

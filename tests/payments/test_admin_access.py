@@ -128,3 +128,19 @@ def test_every_tenant_schema_has_the_three_role_groups_with_their_permissions(
     assert "payments.refund_payment" not in ROLE_PERMISSIONS[FINANCE_CLERK]
     assert "invoices.void_invoice" in ROLE_PERMISSIONS[FINANCE_MANAGER]
     assert all(perm.split(".")[1].startswith("view_") for perm in ROLE_PERMISSIONS[AUDITOR])
+
+
+def test_the_operators_admin_on_the_public_host_has_no_finance_dashboard(db: None) -> None:
+    from django.contrib.auth.models import User
+
+    from apps.core.tenancy import use_public_schema
+
+    use_public_schema()
+    operator = User.objects.create_superuser("operator", "operator@example.test", PASSWORD)
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(operator)
+    response = client.get("/admin/")
+    assert response.status_code == 200
+    assert b"Tenants and schedules" in response.content
+    assert b'id="billing-dashboard"' not in response.content
+    assert client.get("/admin/reports/aging/").status_code == 404

@@ -221,3 +221,13 @@ def test_the_payment_history_shows_the_refund_and_who_made_it(manager: Any, logi
     url = reverse("admin:payments_payment_simple_history", args=[payment.pk, record.history_id])
     assert client.get(url).status_code == 200
     assert client.post(url, {}).status_code == 403
+
+
+def test_the_account_picker_leaves_out_closed_accounts(clerk: Any, login_a: Any) -> None:
+    from apps.accounts.services import account_close
+
+    open_account = AccountFactory(name="Ada Obi")
+    account_close(account=AccountFactory(name="Ada Closed"))
+    params = {"app_label": "payments", "model_name": "payment", "field_name": "account", "term": "ada"}
+    response = login_a(clerk).get(reverse("admin:autocomplete"), params)
+    assert [result["id"] for result in response.json()["results"]] == [str(open_account.pk)]

@@ -32,6 +32,7 @@ from apps.core.admin_support import (
     FastChangeListMixin,
     ServiceFormAdmin,
     adopt_saved,
+    autocomplete_for,
     badge,
     has_perm,
     money_html,
@@ -157,6 +158,11 @@ class AccountAdmin(FastChangeListMixin, ServiceFormAdmin[Account], AuditedAdmin)
         initial.setdefault("currency", getattr(tenant, "default_currency", "") or "")
         initial.setdefault("timezone", getattr(tenant, "timezone", "UTC") or "UTC")
         return initial
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Account], search_term: str) -> Any:
+        if autocomplete_for(request) in ("invoices.invoice.account", "payments.payment.account"):
+            queryset = queryset.exclude(status=AccountStatus.CLOSED)  # closed accounts are billed no more
+        return super().get_search_results(request, queryset, search_term)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # accounts are closed (an action), never deleted

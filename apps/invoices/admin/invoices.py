@@ -22,6 +22,7 @@ from apps.core.admin_support import (
     ServiceFormAdmin,
     admin_page,
     adopt_saved,
+    autocomplete_for,
     badge,
     bounded_selection,
     has_perm,
@@ -212,6 +213,8 @@ class InvoiceAdmin(FastChangeListMixin, ServiceFormAdmin[Invoice], AuditedAdmin)
 
     # --- search: by number or account, through indexes ----------------------------------------
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Invoice], search_term: str) -> Any:
+        if autocomplete_for(request) == "invoices.creditnote.invoice":
+            queryset = queryset.filter(status__in=CREDITABLE)  # what the credit note form accepts
         return document_search(queryset, search_term), False
 
     # --- columns --------------------------------------------------------------------------------
