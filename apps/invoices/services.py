@@ -149,12 +149,17 @@ def invoice_create(
     lines: Sequence[LineInput],
     currency: str | None = None,
     due_date: dt.date | None = None,
+    issue_date: dt.date | None = None,
     memo: str = "",
     external_id: str | None = None,
     metadata: dict[str, Any] | None = None,
     actor: Actor | None = None,
 ) -> Invoice:
-    """Create a draft invoice with its lines (totals computed, nothing owed yet)."""
+    """Create a draft invoice with its lines (totals computed, nothing owed yet).
+
+    `issue_date` and `due_date` may be given for imported historical invoices; finalization
+    keeps them.
+    """
     require_permission(actor, "invoices.add_invoice", "create invoices")
     currency = (currency or account.currency).upper()
     if currency != account.currency:
@@ -167,6 +172,7 @@ def invoice_create(
         invoice = Invoice(
             account=account,
             currency=currency,
+            issue_date=issue_date,
             due_date=due_date,
             memo=memo,
             external_id=external_id or None,
@@ -275,13 +281,14 @@ def invoice_finalize(*, invoice: Invoice, actor: Actor | None = None) -> Invoice
             raise InvalidTransition("the account is closed")
         settings = BillingSettings.load()
         today = tenant_today()
-        locked.issue_date = today
+        if locked.issue_date is None:
+            locked.issue_date = today
         if locked.due_date is None:
             terms = account.payment_terms_days
             if terms is None:
                 terms = settings.default_payment_terms_days
-            locked.due_date = today + dt.timedelta(days=terms)
-        locked.number = next_number("invoice", settings.invoice_number_format, on=today)
+            locked.due_date = locked.issue_date + dt.timedelta(days=terms)
+        locked.number = next_number("invoice", settings.invoice_number_format, on=locked.issue_date)
         locked.account_snapshot = _snapshot(account)
         locked.status = InvoiceStatus.OPEN
         locked.finalized_at = timezone.now()
