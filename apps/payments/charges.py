@@ -26,7 +26,7 @@ from apps.accounts.models import Account, AccountStatus
 from apps.accounts.services import account_lock
 from apps.core.actors import Actor, actor_label, require_permission
 from apps.core.errors import InvalidTransition, NotFound, ValidationFailed
-from apps.core.money import MoneyError, money_str, parse_amount
+from apps.core.money import money_str
 from apps.core.tenancy import current_schema
 from apps.events.services import publish
 from apps.invoices.models import Invoice, InvoiceStatus
@@ -46,7 +46,7 @@ from apps.payments.models import (
     PaymentMethodOnFile,
     PaymentStatus,
 )
-from apps.payments.services import AllocationInput, payment_record, payment_record_failed
+from apps.payments.services import AllocationInput, _amount, payment_record, payment_record_failed
 
 logger = logging.getLogger(__name__)
 
@@ -166,14 +166,7 @@ def _description(attempt: ChargeAttempt) -> str:
 
 
 def _charge_amount(account: Account, invoice: Invoice | None, amount: Any) -> tuple[Decimal, Invoice | None]:
-    requested: Decimal | None = None
-    if amount is not None:
-        try:
-            requested = parse_amount(amount, account.currency)
-        except MoneyError as exc:
-            raise ValidationFailed(str(exc), field="amount") from exc
-        if requested <= 0:
-            raise ValidationFailed("the amount must be positive", field="amount")
+    requested = _amount(amount, account.currency) if amount is not None else None
     if invoice is None:
         due = account.balance
         if requested is None:
@@ -271,45 +264,96 @@ def charge_attempt_resolve(
 
 
 def _record_success(account: Account, attempt: ChargeAttempt, result: ChargeResult, actor: Actor | None) -> Payment:
-    existing = Payment.objects.filter(
-        gateway=attempt.gateway, gateway_reference=result.reference, status=PaymentStatus.SUCCEEDED
-    ).first()
-    if existing is not None:
-        return existing
     amount = result.amount if result.amount is not None else attempt.amount
-    return payment_record(
+    payment, _created = card_payment_record(
         account=account,
         amount=amount,
         currency=attempt.currency,
-        method=PaymentMethod.CARD,
         gateway=attempt.gateway,
-        gateway_reference=result.reference,
-        allocations=allocation_to(attempt.invoice, amount),
-        metadata={"charge": str(attempt.id), "payment_intent": result.reference},
+        result=result,
+        invoice=attempt.invoice,
+        metadata={"charge": str(attempt.id)},
         actor=actor,
     )
+    return payment
 
 
 def _record_failure(account: Account, attempt: ChargeAttempt, result: ChargeResult, actor: Actor | None) -> Payment:
-    if result.failed_charge_reference:
-        existing = Payment.objects.filter(
-            gateway=attempt.gateway, gateway_reference=result.failed_charge_reference
-        ).first()
-        if existing is not None:
-            return existing
-    return payment_record_failed(
+    payment, _created = card_failure_record(
         account=account,
         amount=attempt.amount,
         currency=attempt.currency,
+        gateway=attempt.gateway,
+        result=result,
+        # A PaymentIntent can fail more than once; each failed charge has its own id.
+        failure_reference=result.failed_charge_reference,
+        actor=actor,
+    )
+    return payment
+
+
+def card_payment_record(
+    *,
+    account: Account,
+    amount: Decimal,
+    currency: str,
+    gateway: str,
+    result: ChargeResult,
+    invoice: Invoice | None,
+    metadata: dict[str, str],
+    actor: Actor | None = None,
+) -> tuple[Payment, bool]:
+    """Record a gateway's successful card payment once (keyed by its reference): (payment, created).
+
+    The caller holds the account lock, so the look-up and the insert cannot interleave.
+    """
+    existing = Payment.objects.filter(
+        gateway=gateway, gateway_reference=result.reference, status=PaymentStatus.SUCCEEDED
+    ).first()
+    if existing is not None:
+        return existing, False
+    payment = payment_record(
+        account=account,
+        amount=amount,
+        currency=currency,
+        method=PaymentMethod.CARD,
+        gateway=gateway,
+        gateway_reference=result.reference,
+        allocations=allocation_to(invoice, amount),
+        metadata={**metadata, "payment_intent": result.reference},
+        actor=actor,
+    )
+    return payment, True
+
+
+def card_failure_record(
+    *,
+    account: Account,
+    amount: Decimal,
+    currency: str,
+    gateway: str,
+    result: ChargeResult,
+    failure_reference: str,
+    actor: Actor | None = None,
+) -> tuple[Payment, bool]:
+    """Record a failed card payment once (keyed by `failure_reference` when there is one)."""
+    if failure_reference:
+        existing = Payment.objects.filter(gateway=gateway, gateway_reference=failure_reference).first()
+        if existing is not None:
+            return existing, False
+    payment = payment_record_failed(
+        account=account,
+        amount=amount,
+        currency=currency,
         method=PaymentMethod.CARD,
         failure_code=result.failure_code or "declined",
         failure_message=result.failure_message,
-        gateway=attempt.gateway,
-        # A PaymentIntent can fail more than once; each failed charge has its own id.
-        gateway_reference=result.failed_charge_reference,
+        gateway=gateway,
+        gateway_reference=failure_reference,
         reference=result.reference,
         actor=actor,
     )
+    return payment, True
 
 
 def allocation_to(invoice: Invoice | None, amount: Decimal) -> list[AllocationInput] | None:

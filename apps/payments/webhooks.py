@@ -13,11 +13,10 @@ from django_tenants.utils import schema_context
 from apps.accounts.models import Account
 from apps.accounts.services import account_lock
 from apps.core.errors import DomainError
-from apps.payments.charges import allocation_to, charge_attempt_resolve
+from apps.payments.charges import card_failure_record, card_payment_record, charge_attempt_resolve
 from apps.payments.gateways import GatewayEvent, StripeGateway
 from apps.payments.gateways.stripe_gateway import SIGNATURE_HEADER
-from apps.payments.models import ChargeAttempt, Payment, PaymentMethod, PaymentStatus
-from apps.payments.services import payment_record, payment_record_failed
+from apps.payments.models import ChargeAttempt
 from apps.tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -85,46 +84,29 @@ def gateway_event_apply(*, event: GatewayEvent, gateway: str) -> WebhookOutcome:
 def _apply_foreign(*, event: GatewayEvent, gateway: str, account: Account) -> WebhookOutcome:
     """A payment made outside our charge flow (e.g. a checkout page) for one of our accounts."""
     result = event.result
+    if result.amount is None:
+        raise DomainError("the payment intent carries no amount")
     with transaction.atomic():
         locked = account_lock(account.pk)
         if event.kind == "payment_succeeded":
-            existing = Payment.objects.filter(
-                gateway=gateway, gateway_reference=result.reference, status=PaymentStatus.SUCCEEDED
-            ).first()
-            if existing is not None:
-                return WebhookOutcome("duplicate", payment=str(existing.pk))
             invoice_id = _uuid(event.metadata.get("invoice", ""))
-            invoice = locked.invoices.filter(pk=invoice_id).first() if invoice_id else None
-            amount = result.amount
-            if amount is None:
-                raise DomainError("the payment has no amount")
-            payment = payment_record(
+            payment, created = card_payment_record(
                 account=locked,
-                amount=amount,
+                amount=result.amount,
                 currency=event.currency,
-                method=PaymentMethod.CARD,
                 gateway=gateway,
-                gateway_reference=result.reference,
-                allocations=allocation_to(invoice, amount),
-                metadata={"payment_intent": result.reference, "event": event.event_id},
+                result=result,
+                invoice=locked.invoices.filter(pk=invoice_id).first() if invoice_id else None,
+                metadata={"event": event.event_id},
             )
-            return WebhookOutcome("recorded", payment=str(payment.pk))
-        # A PaymentIntent may fail several times; each failed charge (or else each event) once.
-        failure_reference = result.failed_charge_reference or event.event_id
-        existing = Payment.objects.filter(gateway=gateway, gateway_reference=failure_reference).first()
-        if existing is not None:
-            return WebhookOutcome("duplicate", payment=str(existing.pk))
-        if result.amount is None:
-            raise DomainError("the failed payment has no amount")
-        payment = payment_record_failed(
-            account=locked,
-            amount=result.amount,
-            currency=event.currency,
-            method=PaymentMethod.CARD,
-            failure_code=result.failure_code or "declined",
-            failure_message=result.failure_message,
-            gateway=gateway,
-            gateway_reference=failure_reference,
-            reference=result.reference,
-        )
-        return WebhookOutcome("recorded", payment=str(payment.pk))
+        else:
+            payment, created = card_failure_record(
+                account=locked,
+                amount=result.amount,
+                currency=event.currency,
+                gateway=gateway,
+                result=result,
+                # A PaymentIntent may fail several times: each failed charge (else each event) once.
+                failure_reference=result.failed_charge_reference or event.event_id,
+            )
+    return WebhookOutcome("recorded" if created else "duplicate", payment=str(payment.pk))

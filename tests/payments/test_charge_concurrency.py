@@ -7,11 +7,9 @@ from apps.core.tenancy import use_tenant
 from apps.payments.charges import payment_charge_saved_method
 from apps.payments.models import ChargeAttempt, ChargeStatus, Payment
 from apps.tenants.models import Tenant
-from tests.accounts.factories import AccountFactory
-from tests.invoices.factories import open_invoice
 from tests.payments.fake_stripe import FakeStripe
 from tests.payments.ledger import assert_ledger_consistent
-from tests.payments.test_charges import card_on_file
+from tests.payments.test_charges import carded_account_with_invoice
 from tests.payments.test_concurrency import race
 
 
@@ -19,9 +17,7 @@ def test_two_racing_charges_of_one_account_make_one_stripe_charge_and_one_paymen
     committed_tenant: Tenant, fake_stripe: FakeStripe
 ) -> None:
     use_tenant(committed_tenant)
-    account = AccountFactory(currency="NGN")
-    card_on_file(account)
-    invoice = open_invoice(account, "25000.00")
+    account, invoice = carded_account_with_invoice()
 
     outcomes = race(committed_tenant, 2, lambda: payment_charge_saved_method(account=account, invoice=invoice))
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.accounts.models import Account
 from apps.core.errors import InvalidTransition, NotPermitted, ValidationFailed
 from apps.events.models import Event
-from apps.invoices.models import InvoiceStatus
+from apps.invoices.models import Invoice, InvoiceStatus
 from apps.payments.charges import payment_charge_saved_method, payment_method_save
 from apps.payments.gateways import ChargeNotSupported, GatewayUnavailable
 from apps.payments.models import ChargeAttempt, ChargeStatus, Payment, PaymentMethodOnFile, PaymentStatus
@@ -34,6 +34,13 @@ def card_on_file(account: Account, reference: str = "pm_card_visa") -> PaymentMe
         brand="visa",
         last4="4242",
     )
+
+
+def carded_account_with_invoice(amount: str = "25000.00") -> tuple[Account, Invoice]:
+    """An NGN account with a card on file and one open invoice."""
+    account = AccountFactory(currency="NGN")
+    card_on_file(account)
+    return account, open_invoice(account, amount)
 
 
 def test_a_saved_card_pays_the_invoice_with_a_confirmed_off_session_intent(
@@ -82,9 +89,7 @@ def test_a_saved_card_pays_the_invoice_with_a_confirmed_off_session_intent(
 def test_a_declined_card_is_recorded_as_a_failed_payment_and_moves_no_money(
     in_tenant_a: Tenant, fake_stripe: FakeStripe
 ) -> None:
-    account = AccountFactory(currency="NGN")
-    card_on_file(account)
-    invoice = open_invoice(account, "25000.00")
+    account, invoice = carded_account_with_invoice()
     fake_stripe.will("decline")
 
     attempt = payment_charge_saved_method(account=account, invoice=invoice)
@@ -109,9 +114,7 @@ def test_a_declined_card_is_recorded_as_a_failed_payment_and_moves_no_money(
 def test_a_new_charge_after_a_decline_is_a_new_intent_with_a_new_key(
     in_tenant_a: Tenant, fake_stripe: FakeStripe
 ) -> None:
-    account = AccountFactory(currency="NGN")
-    card_on_file(account)
-    invoice = open_invoice(account, "25000.00")
+    account, invoice = carded_account_with_invoice()
     fake_stripe.will("decline", "succeed")
 
     first = payment_charge_saved_method(account=account, invoice=invoice)
@@ -129,9 +132,7 @@ def test_a_new_charge_after_a_decline_is_a_new_intent_with_a_new_key(
 def test_a_charge_whose_answer_was_lost_is_retried_with_the_same_key_and_records_one_payment(
     in_tenant_a: Tenant, fake_stripe: FakeStripe
 ) -> None:
-    account = AccountFactory(currency="NGN")
-    card_on_file(account)
-    invoice = open_invoice(account, "25000.00")
+    account, invoice = carded_account_with_invoice()
     fake_stripe.will("drop")
 
     with pytest.raises(GatewayUnavailable):
@@ -158,9 +159,7 @@ def test_the_sdk_retries_a_lost_answer_itself_with_the_same_key(
     in_tenant_a: Tenant, fake_stripe: FakeStripe, settings: object
 ) -> None:
     setattr(settings, "STRIPE_MAX_NETWORK_RETRIES", 2)  # noqa: B010 - the production default
-    account = AccountFactory(currency="NGN")
-    card_on_file(account)
-    invoice = open_invoice(account, "25000.00")
+    account, invoice = carded_account_with_invoice()
     fake_stripe.will("drop")
 
     attempt = payment_charge_saved_method(account=account, invoice=invoice)
@@ -303,9 +302,7 @@ def test_saving_a_new_default_card_replaces_the_old_default(in_tenant_a: Tenant)
 
 
 def test_the_celery_task_retries_a_lost_answer_with_the_same_key(in_tenant_a: Tenant, fake_stripe: FakeStripe) -> None:
-    account = AccountFactory(currency="NGN")
-    card_on_file(account)
-    invoice = open_invoice(account, "25000.00")
+    account, invoice = carded_account_with_invoice()
     fake_stripe.will("drop")
 
     outcome = charge_saved_method.apply(args=[str(account.pk), str(invoice.pk)]).get()

@@ -55,6 +55,12 @@ def stored_intent(fake_stripe: FakeStripe, **changes: Any) -> dict[str, Any]:
     return {**intent, **changes}
 
 
+def succeeded_intent_for(account: Account, tenant: str = "alpha", minor_units: str = "10000") -> dict[str, Any]:
+    """A PaymentIntent made outside our charges for `account` (e.g. by a checkout page)."""
+    metadata = {"tenant": tenant, "account": str(account.pk)}
+    return payment_intent({"amount": minor_units, "currency": "ngn", "metadata": metadata}, "succeeded")
+
+
 def test_a_succeeded_webhook_for_a_processing_charge_records_the_payment_once(
     in_tenant_a: Tenant, fake_stripe: FakeStripe, public_client: Client
 ) -> None:
@@ -158,10 +164,7 @@ def test_the_webhook_is_recorded_in_the_tenant_named_by_the_metadata(
     with schema_context("beta"):
         account = AccountFactory(currency="NGN")
         open_invoice(account, "100.00")
-    intent = payment_intent(
-        {"amount": "10000", "currency": "ngn", "metadata": {"tenant": "beta", "account": str(account.pk)}},
-        "succeeded",
-    )
+    intent = succeeded_intent_for(account, tenant="beta")
 
     response = post(public_client, webhook_event("payment_intent.succeeded", intent))
 
@@ -185,10 +188,7 @@ def test_a_webhook_whose_signature_does_not_verify_is_refused_with_400(
     in_tenant_a: Tenant, fake_stripe: FakeStripe, public_client: Client, signature: str
 ) -> None:
     account = AccountFactory(currency="NGN")
-    intent = payment_intent(
-        {"amount": "10000", "currency": "ngn", "metadata": {"tenant": "alpha", "account": str(account.pk)}},
-        "succeeded",
-    )
+    intent = succeeded_intent_for(account)
     payload = webhook_event("payment_intent.succeeded", intent)
     if signature == "wrong-secret":
         signature = sign(payload, "whsec_not_ours")
@@ -208,10 +208,7 @@ def test_a_tampered_payload_fails_verification(
     in_tenant_a: Tenant, fake_stripe: FakeStripe, public_client: Client
 ) -> None:
     account = AccountFactory(currency="NGN")
-    intent = payment_intent(
-        {"amount": "10000", "currency": "ngn", "metadata": {"tenant": "alpha", "account": str(account.pk)}},
-        "succeeded",
-    )
+    intent = succeeded_intent_for(account)
     payload = webhook_event("payment_intent.succeeded", intent)
     tampered = payload.replace(b'"amount": 10000', b'"amount": 99990000')
     assert tampered != payload
