@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from apps.accounts.models import Account
+from apps.core.errors import ValidationFailed
 from apps.core.tenancy import tenant_timezone
 from apps.invoices.models import CreditNote, Invoice, InvoiceStatus
 from apps.payments.models import Payment, PaymentStatus, Refund
@@ -83,7 +84,7 @@ def account_statement(*, account: Account, start: dt.date, end: dt.date) -> Acco
     amounts; the closing balance at the end of today is the account's balance.
     """
     if end < start:
-        raise ValueError("the statement ends before it starts")
+        raise ValidationFailed("the statement ends before it starts", field="end")
     tz = tenant_timezone()
     since, until = _midnight(start, tz), _midnight(end + dt.timedelta(days=1), tz)
     finalized = Invoice.objects.filter(account=account).exclude(status=InvoiceStatus.DRAFT)

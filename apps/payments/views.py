@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from apps.accounts.models import Account
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, ValidationFailed
 from apps.core.tenancy import tenant_today
 from apps.invoices.views import pdf_response, staff_document_view
 from apps.payments.documents import statement_html, statement_pdf
@@ -52,9 +52,10 @@ def account_statement_document(request: HttpRequest, account_id: uuid.UUID) -> H
         end = _date_param(request, "end", today)
     except ValueError as exc:
         return HttpResponseBadRequest(str(exc))
-    if end < start:
-        return HttpResponseBadRequest("end is before start")
-    statement = account_statement(account=account, start=start, end=end)
+    try:
+        statement = account_statement(account=account, start=start, end=end)
+    except ValidationFailed as exc:
+        return HttpResponseBadRequest(exc.message)
     if request.GET.get("format") == "pdf":
         return pdf_response(statement_pdf(statement), f"statement-{account.number}-{start}-{end}.pdf")
     return HttpResponse(statement_html(statement))
