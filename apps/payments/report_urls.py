@@ -3,11 +3,10 @@
 from django.contrib import admin
 from django.urls import path
 
-from apps.payments.reports import aging_report, statement_view
+from apps.payments.reports import aging_report
 
 app_name = "reports"
 
 urlpatterns = [
     path("aging/", admin.site.admin_view(aging_report), name="aging"),
-    path("statement/<uuid:account_id>/", admin.site.admin_view(statement_view), name="statement"),
 ]

@@ -94,7 +94,7 @@ def test_the_account_page_lists_the_newest_documents_and_links_to_all_of_them(au
     assert f"{reverse('admin:invoices_invoice_changelist')}?account={account.pk}" in content
     assert f"{reverse('admin:payments_payment_changelist')}?account={account.pk}" in content
     assert "RCPT-9" in content
-    assert reverse("reports:statement", args=[account.pk]) in content
+    assert reverse("account-statement-document", args=[account.pk]) in content
 
 
 def test_the_account_page_runs_the_same_queries_with_10_or_60_invoices(auditor: Any, login_a: Any) -> None:

@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import uuid
+import zipfile
 from decimal import Decimal
 from typing import Any
 
@@ -376,3 +377,23 @@ def test_every_role_exports_invoices_as_a_streamed_csv(role: str, request: Any, 
         "1.250",
     )
     assert (row["days_overdue"], row["account_name"]) == ("3", "'=HYPERLINK(evil)")
+
+
+@pytest.mark.parametrize("role", ["clerk", "manager", "auditor"])
+def test_every_role_downloads_the_pdfs_of_selected_invoices_as_a_zip(role: str, request: Any, login_a: Any) -> None:
+    account = AccountFactory(name="Ada Obi")
+    first, second = open_invoice(account, "100.00"), open_invoice(account, "50.00")
+    client = login_a(request.getfixturevalue(role))
+    response = client.post(
+        reverse(CHANGELIST),
+        {"action": "download_pdfs", "index": "0", "_selected_action": [str(first.pk), str(second.pk)]},
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        names = sorted(archive.namelist())
+        assert names == sorted([f"{first.number}.pdf", f"{second.number}.pdf"])
+        assert all(archive.read(name).startswith(b"%PDF") for name in names)
+    assert sorted(messages_of(client.get(reverse(CHANGELIST)))) == sorted(
+        [f"{first.number}: PDF added", f"{second.number}: PDF added"]
+    )

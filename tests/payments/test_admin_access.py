@@ -29,7 +29,7 @@ PAGES: list[tuple[str, Callable[[Ledger], str], set[str]]] = [
     ("account change", lambda ledger: reverse("admin:accounts_account_change", args=[ledger.account.pk]), ALL),
     ("account add", lambda ledger: reverse("admin:accounts_account_add"), WRITERS),
     ("account history", lambda ledger: reverse("admin:accounts_account_history", args=[ledger.account.pk]), ALL),
-    ("account statement", lambda ledger: reverse("reports:statement", args=[ledger.account.pk]), ALL),
+    ("account statement", lambda ledger: reverse("account-statement-document", args=[ledger.account.pk]), ALL),
     ("billing settings", lambda ledger: reverse("admin:accounts_billingsettings_change", args=[1]), ALL),
     ("invoice changelist", lambda ledger: reverse("admin:invoices_invoice_changelist"), ALL),
     ("draft invoice change", lambda ledger: reverse("admin:invoices_invoice_change", args=[ledger.draft.pk]), ALL),

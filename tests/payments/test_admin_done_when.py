@@ -12,8 +12,10 @@ from django.test import Client
 from django.urls import reverse
 
 from apps.accounts.models import Account
+from apps.core.tenancy import tenant_today
 from apps.invoices.models import Invoice, InvoiceStatus, TaxRate
 from apps.payments.models import Payment
+from apps.payments.selectors import account_statement
 from tests.payments.admin_fixtures import changelist_action, inline_management, messages_of
 
 pytestmark = pytest.mark.django_db
@@ -154,13 +156,18 @@ def test_a_clerk_takes_an_account_from_first_invoice_to_paid_in_the_admin(
     assert (invoice.status, invoice.amount_due, invoice.amount_paid) == ("paid", 0, Decimal("30000.00"))
     assert_balance_matches_aging(as_clerk, account, "0")
 
-    # The statement tells the same story and closes at the balance.
-    statement = as_clerk.get(reverse("reports:statement", args=[account.pk])).context["statement"]
-    assert [(entry.kind, entry.amount) for entry in statement.entries] == [
+    # The statement (the account page's Statement button) tells the same story.
+    account_page = as_clerk.get(reverse("admin:accounts_account_change", args=[account.pk])).content.decode()
+    statement_url = reverse("account-statement-document", args=[account.pk])
+    assert f'href="{statement_url}"' in account_page
+    assert as_clerk.get(statement_url).status_code == 200
+    today = tenant_today()
+    statement = account_statement(account=account, start=today.replace(day=1), end=today)
+    assert [(line.kind, line.amount) for line in statement.lines] == [
         ("invoice", Decimal("31875.00")),
-        ("credit_note", Decimal("-1875.00")),
         ("payment", Decimal("-10000.00")),
-        ("payment", Decimal("-20500.00")),
+        ("credit_note", Decimal("-1875.00")),
         ("refund", Decimal("500.00")),
+        ("payment", Decimal("-20500.00")),
     ]
-    assert (statement.opening_balance, statement.closing_balance) == (0, Decimal("0"))
+    assert (statement.opening_balance, statement.closing_balance) == (0, account.balance)

@@ -12,11 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.core.tenancy import tenant_today
-from apps.invoices.credit_notes import credit_note_issue
 from apps.invoices.selectors import ar_aging
-from apps.invoices.services import invoice_mark_uncollectible, invoice_void
-from apps.payments.selectors import account_statement, dashboard_figures
-from apps.payments.services import payment_record, payment_refund
+from apps.payments.dashboard import dashboard_figures
+from apps.payments.services import payment_record
 from tests.accounts.factories import AccountFactory
 from tests.invoices.factories import open_invoice
 
@@ -115,44 +113,3 @@ def test_the_dashboard_shows_receivables_overdue_collected_and_a_12_month_trend(
     assert 'class="billing-open">NGN120.00<' in content
     assert content.count("<rect ") == 24
     assert f"{this_month:%B %Y} invoiced NGN150.00" in content
-
-
-def test_the_statement_runs_from_the_opening_to_the_closing_balance(in_tenant_a: Any) -> None:
-    account = AccountFactory(currency="NGN")
-    kept = open_invoice(account, "100.00", due_date=dt.date(2026, 1, 1))
-    voided = open_invoice(account, "40.00")
-    invoice_void(invoice=voided, reason="duplicate")
-    written_off = open_invoice(account, "70.00")
-    payment = payment_record(account=account, amount="130.00", currency="NGN", method="cash")  # kept 100, w/o 30
-    invoice_mark_uncollectible(invoice=written_off, reason="gone")
-    payment_refund(payment=payment, amount="5.00", reason="fee")
-    credit_note_issue(invoice=kept, amount="10.00", reason="outage")
-    account.refresh_from_db()
-    today = tenant_today()
-    statement = account_statement(account, today - dt.timedelta(days=30), today)
-    assert statement.opening_balance == 0
-    assert statement.closing_balance == account.balance
-    assert statement.totals == {
-        "invoice": Decimal("210.00"),
-        "void": Decimal("-40.00"),
-        "write_off": Decimal("-45.00"),
-        "payment": Decimal("-130.00"),
-        "refund": Decimal("5.00"),
-        "credit_note": Decimal("-10.00"),
-    }
-    later = account_statement(account, today + dt.timedelta(days=1), today + dt.timedelta(days=2))
-    assert (later.opening_balance, later.entries, later.closing_balance) == (account.balance, [], account.balance)
-
-
-def test_the_statement_page_shows_the_movements_and_balances(auditor: Any, login_a: Any) -> None:
-    account = AccountFactory(currency="NGN")
-    invoice = open_invoice(account, "100.00")
-    payment_record(account=account, amount="40.00", currency="NGN", method="bank_transfer", reference="TRF-9")
-    response = login_a(auditor).get(reverse("reports:statement", args=[account.pk]))
-    content = response.content.decode()
-    assert f">{invoice.number}<" in content and ">TRF-9<" in content
-    assert '<td style="text-align:right" id="closing-balance"><strong>NGN60.00</strong>' in content
-    refused = login_a(auditor).get(
-        reverse("reports:statement", args=[account.pk]), {"start": "2026-05-01", "end": "2026-04-01"}
-    )
-    assert refused.context["form"].non_field_errors() == ["the statement's end is before its start"]

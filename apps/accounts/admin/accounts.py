@@ -13,7 +13,7 @@ from django import forms
 from django.contrib import admin
 from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -60,11 +60,9 @@ class AccountForm(forms.ModelForm[Account]):
         return str(self.cleaned_data.get("currency") or "").strip().upper()
 
 
-def statement_url(account: Account) -> str | None:
-    try:
-        return reverse("reports:statement", args=[account.pk])
-    except NoReverseMatch:
-        return None
+def statement_url(account: Account) -> str:
+    """The account's statement (HTML; `&format=pdf` for the PDF), from the documents' views."""
+    return reverse("account-statement-document", args=[account.pk])
 
 
 @admin.register(Account)

@@ -205,6 +205,8 @@ class InvoiceAdmin(FastChangeListMixin, ServiceFormAdmin[Invoice], AuditedAdmin)
         invoice = self.get_object(request, object_id)
         extra = dict(extra_context or {})
         if invoice is not None:
+            extra["document_url"] = reverse("invoice-document", args=[invoice.pk])
+            extra["pdf_url"] = reverse("invoice-document-pdf", args=[invoice.pk])
             if invoice.status in CREDITABLE and has_perm(request, "invoices.issue_credit_note"):
                 extra["credit_note_url"] = f"{reverse('admin:invoices_creditnote_add')}?invoice={invoice.pk}"
             if invoice.status == InvoiceStatus.OPEN and has_perm(request, "payments.add_payment"):

@@ -12,7 +12,7 @@ from django.utils.http import urlencode
 
 from apps.core.admin_support import money_text
 from apps.core.tenancy import current_tenant
-from apps.payments.selectors import CurrencyFigures, dashboard_figures
+from apps.payments.dashboard import CurrencyFigures, dashboard_figures
 
 register = template.Library()
 

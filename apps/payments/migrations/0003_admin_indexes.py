@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_admin_indexes'),
-        ('payments', '0001_initial'),
+        ('payments', '0002_charges'),
     ]
 
     operations = [
