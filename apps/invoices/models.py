@@ -98,6 +98,14 @@ class Invoice(models.Model):
             models.Index(fields=["account", "-created_at", "id"], name="invoice_account_created"),
             # The admin's due-date range filter (without a status).
             models.Index(fields=["due_date"], name="invoice_due_date"),
+            # The AR aging and the dashboard read open invoices only, from this index alone
+            # (index-only scan): their cost follows the open invoices, not the whole history.
+            models.Index(
+                fields=["currency", "due_date"],
+                include=["amount_due"],
+                condition=Q(status="open"),
+                name="invoice_open_currency_due",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=InvoiceStatus.values), name="invoice_status_valid"),

@@ -64,9 +64,9 @@ def dashboard_figures(*, today: dt.date | None = None) -> Dashboard:
         .values("currency")
         .annotate(
             due=Sum("amount_due"),
-            count=Count("id"),
+            count=Count("*"),
             overdue=Sum("amount_due", filter=Q(due_date__lt=today)),
-            overdue_count=Count("id", filter=Q(due_date__lt=today)),
+            overdue_count=Count("due_date", filter=Q(due_date__lt=today)),
         )
     )
     for values in open_rows:

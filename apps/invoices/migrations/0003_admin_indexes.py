@@ -28,4 +28,13 @@ class Migration(migrations.Migration):
             model_name='invoice',
             index=models.Index(fields=['due_date'], name='invoice_due_date'),
         ),
+        AddIndexConcurrently(
+            model_name='invoice',
+            index=models.Index(
+                condition=models.Q(('status', 'open')),
+                fields=['currency', 'due_date'],
+                include=('amount_due',),
+                name='invoice_open_currency_due',
+            ),
+        ),
     ]
