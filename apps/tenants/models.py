@@ -126,6 +126,7 @@ class MigrationResultStatus(models.TextChoices):
     CURRENT = "current", "Already current"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped (run stopped)"
+    RESTORED = "restored", "Restored from a backup"
 
 
 class MigrationTenantResult(models.Model):

@@ -5,7 +5,6 @@ from django.db import migrations, models
 
 class InitialMigration(migrations.Migration):
     initial = True
-    dependencies: list[tuple[str, str]] = []
     operations = [
         migrations.CreateModel(
             name="Meter",

@@ -70,7 +70,9 @@ def _candidate_dirs() -> list[Path]:
 
 def _client_major(pg_dump: Path) -> int | None:
     try:
-        output = subprocess.run([str(pg_dump), "--version"], capture_output=True, text=True, check=True, timeout=10)
+        output = subprocess.run(  # noqa: S603 - a PostgreSQL client binary we located, no shell
+            [str(pg_dump), "--version"], capture_output=True, text=True, check=True, timeout=10
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     match = re.search(r"\(PostgreSQL\) (\d+)", output.stdout)
@@ -115,7 +117,9 @@ def libpq_environment() -> dict[str, str]:
 
 
 def _run(command: list[str], what: str) -> None:
-    completed = subprocess.run(command, env=libpq_environment(), capture_output=True, text=True, check=False)
+    completed = subprocess.run(  # noqa: S603 - pg_dump/pg_restore with our own arguments, no shell
+        command, env=libpq_environment(), capture_output=True, text=True, check=False
+    )
     if completed.returncode != 0:
         detail = (completed.stderr or completed.stdout).strip().splitlines()
         raise BackupError(f"{what} failed: {detail[-1] if detail else f'exit {completed.returncode}'}")

@@ -77,7 +77,7 @@ def _type_change_rewrites(old: str, new: str) -> bool:
     return not (old_match and new_match and int(new_match.group(1)) >= int(old_match.group(1)))
 
 
-def _has_index(field: Field) -> bool:
+def _has_index(field: Any) -> bool:
     return bool(field.db_index or field.unique or field.primary_key)
 
 
@@ -247,7 +247,9 @@ def lint_reversal(loader: MigrationLoader, plan: Iterable[MigrationKey]) -> list
                     Finding(*where, "reverse-drops-column", UNSAFE, f"reversing drops column {operation.name}")
                 )
             elif isinstance(operation, ops.CreateModel):
-                findings.append(Finding(*where, "reverse-drops-table", UNSAFE, f"reversing drops table {operation.name}"))
+                findings.append(
+                    Finding(*where, "reverse-drops-table", UNSAFE, f"reversing drops table {operation.name}")
+                )
     return findings
 
 

@@ -93,7 +93,5 @@ def migration_run_finish(*, run: MigrationRun, error: str = "") -> MigrationRun:
     run.error = error
     failed = bool(error) or run.schemas_failed > 0
     run.status = MigrationRunStatus.FAILED if failed else MigrationRunStatus.SUCCEEDED
-    run.save(
-        update_fields=["schemas_total", "schemas_failed", "finished_at", "duration_seconds", "error", "status"]
-    )
+    run.save(update_fields=["schemas_total", "schemas_failed", "finished_at", "duration_seconds", "error", "status"])
     return run

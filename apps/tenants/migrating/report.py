@@ -89,7 +89,8 @@ class Progress:
     def _line(self, outcome: SchemaOutcome) -> str:
         result = outcome.status + (f" ({outcome.restored})" if outcome.restored else "")
         tail = f"  {outcome.error}" if outcome.error else ""
-        return f"[{self.done:>{len(str(self.total))}}/{self.total}] {outcome.schema:<20} {result:<20} {outcome.duration_seconds:7.2f}s{tail}"
+        position = f"[{self.done:>{len(str(self.total))}}/{self.total}]"
+        return f"{position} {outcome.schema:<20} {result:<20} {outcome.duration_seconds:7.2f}s{tail}"
 
     def update(self, outcome: SchemaOutcome) -> None:
         self.done += 1
@@ -116,7 +117,9 @@ class Progress:
             self.out.write("\n", ending="")
 
 
-def summary_lines(outcomes: Sequence[SchemaOutcome], *, run_id: int | None, elapsed: float, backup_dir: str) -> list[str]:
+def summary_lines(
+    outcomes: Sequence[SchemaOutcome], *, run_id: int | None, elapsed: float, backup_dir: str
+) -> list[str]:
     """The closing table (schema, from → to, duration, result, backup) and one totals line."""
     worked = [outcome for outcome in outcomes if outcome.status != MigrationResultStatus.CURRENT]
     current = len(outcomes) - len(worked)
@@ -124,7 +127,13 @@ def summary_lines(outcomes: Sequence[SchemaOutcome], *, run_id: int | None, elap
     for outcome in worked:
         result = outcome.status + (f" ({outcome.restored})" if outcome.restored else "")
         rows.append(
-            (outcome.schema, versions_moved(outcome), f"{outcome.duration_seconds:.2f}s", result, outcome.backup_path or "-")
+            (
+                outcome.schema,
+                versions_moved(outcome),
+                f"{outcome.duration_seconds:.2f}s",
+                result,
+                outcome.backup_path or "-",
+            )
         )
     widths = [max(len(row[column]) for row in rows) for column in range(4)]
     lines = ["  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)) for row in rows]

@@ -171,14 +171,26 @@ class Run:
 def _current(schema: Schema, applied: set[MigrationKey] | None) -> SchemaOutcome:
     now = timezone.now()
     if applied is None:
-        return SchemaOutcome(schema.name, schema.kind, MigrationResultStatus.FAILED, now, now, error="schema does not exist")
+        return SchemaOutcome(
+            schema.name, schema.kind, MigrationResultStatus.FAILED, now, now, error="schema does not exist"
+        )
     versions = latest_per_app(applied)
-    return SchemaOutcome(schema.name, schema.kind, MigrationResultStatus.CURRENT, now, now, versions_before=versions, versions_after=versions)
+    return SchemaOutcome(
+        schema.name,
+        schema.kind,
+        MigrationResultStatus.CURRENT,
+        now,
+        now,
+        versions_before=versions,
+        versions_after=versions,
+    )
 
 
 def _skipped(job: SchemaJob) -> SchemaOutcome:
     now = timezone.now()
-    return SchemaOutcome(job.schema, job.kind, MigrationResultStatus.SKIPPED, now, now, error="not started: --fail-fast")
+    return SchemaOutcome(
+        job.schema, job.kind, MigrationResultStatus.SKIPPED, now, now, error="not started: --fail-fast"
+    )
 
 
 def _run_jobs(run: Run, jobs: Sequence[SchemaJob], parallel: int, progress: Progress) -> None:
@@ -212,7 +224,11 @@ def _run_jobs(run: Run, jobs: Sequence[SchemaJob], parallel: int, progress: Prog
                 except Exception as exc:  # the worker died: PostgreSQL rolled its transaction back
                     now = timezone.now()
                     outcome = SchemaOutcome(
-                        job.schema, job.kind, MigrationResultStatus.FAILED, now, now,
+                        job.schema,
+                        job.kind,
+                        MigrationResultStatus.FAILED,
+                        now,
+                        now,
                         error=f"worker died ({type(exc).__name__}: {exc}); check it with migration_status",
                     )
             run.add(outcome)
@@ -240,8 +256,7 @@ def _forward(options: RunOptions, write: Callable[[str], None], out: Any) -> Run
         raise RunRefused(f"unknown tenant(s): {', '.join(missing)}")
     applied = applied_by_schema(schema.name for schema in schemas)
     plans: dict[str, list[MigrationKey] | None] = {
-        schema.name: pending_for(loader, applied[schema.name]) if schema.name in applied else None
-        for schema in schemas
+        schema.name: pending_for(loader, applied[schema.name]) if schema.name in applied else None for schema in schemas
     }
     union: dict[MigrationKey, None] = {}
     for plan in plans.values():
@@ -264,7 +279,11 @@ def _forward(options: RunOptions, write: Callable[[str], None], out: Any) -> Run
     public, template, *tenants = schemas
     try:
         for schema in (public, template):
-            outcome = run_schema_job(run.job(schema)) if plans[schema.name] != [] else _current(schema, applied.get(schema.name))
+            outcome = (
+                run_schema_job(run.job(schema))
+                if plans[schema.name] != []
+                else _current(schema, applied.get(schema.name))
+            )
             run.add(outcome)
             run.start_record(kind=MigrationRunKind.MIGRATE, parallel=parallel, findings=findings)
             write(f"{schema.name}: {outcome.status}" + (f" ({outcome.error})" if outcome.error else ""))
@@ -300,7 +319,9 @@ def _refuse_unsafe(options: RunOptions, findings: Sequence[Finding], kind: str, 
             status=MigrationRunStatus.REFUSED,
         )
     if irreversible:
-        raise RunRefused(f"refused: {len(irreversible)} operation(s) cannot be reversed:\n" + "\n".join(map(str, irreversible)))
+        raise RunRefused(
+            f"refused: {len(irreversible)} operation(s) cannot be reversed:\n" + "\n".join(map(str, irreversible))
+        )
     raise RunRefused(
         f"refused: {len(blocking)} unsafe operation(s) (see Lint above); rerun with "
         '--allow-unsafe "<why this is fine>" to apply them anyway (the reason is recorded)'
@@ -338,6 +359,8 @@ def _reverse(options: RunOptions, write: Callable[[str], None], out: Any) -> Run
     parallel, capped = usable_parallelism(options.parallel)
     for line in plan_lines(schemas, plans, findings, parallel, reversal=True):
         write(line)
+    if capped:
+        write(capped)
     if options.dry_run:
         write("Dry run: nothing changed.")
         return RunResult(EXIT_OK)

@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
@@ -301,7 +302,8 @@ def run_schema_job(job: SchemaJob) -> SchemaOutcome:
                     where = f"{running.app_label}.{running.name}: "
                 error = f"{where}{_first_line(exc)}"
                 if lock_timeout:
-                    error = f"lock timeout ({job.timeouts.lock_timeout_ms} ms) on each of {outcome.attempts} attempts; {error}"
+                    timeout = job.timeouts.lock_timeout_ms
+                    error = f"lock timeout ({timeout} ms) on each of {outcome.attempts} attempts; {error}"
                 status = MigrationResultStatus.FAILED
                 if all_atomic:
                     outcome.restored = "rollback"

@@ -75,7 +75,7 @@ class Command(BaseCommand):
             fail_fast=options["fail_fast"],
             allow_unsafe=options["allow_unsafe"],
             tenants=tuple(options["tenant"]),
-            target=tuple(options["to"]) if options["to"] else None,  # type: ignore[arg-type]
+            target=tuple(options["to"]) if options["to"] else None,
             keep_backups=options["keep_backups"],
             timeouts=Timeouts(
                 lock_timeout_ms=_milliseconds(options["lock_timeout"]),
@@ -87,7 +87,9 @@ class Command(BaseCommand):
         try:
             result = safe_migrate(run_options, self.stdout.write, self.stdout)
         except MigrationLockHeld as exc:
-            raise CommandError(f"{exc}; another run is migrating (use --wait to wait for it)", returncode=EXIT_LOCKED) from exc
+            raise CommandError(
+                f"{exc}; another run is migrating (use --wait to wait for it)", returncode=EXIT_LOCKED
+            ) from exc
         except RunRefused as exc:
             raise CommandError(str(exc), returncode=EXIT_REFUSED) from exc
         if result.exit_code:
