@@ -48,6 +48,24 @@ _CONSTRAINTS = """
 """
 CATALOGS = {"table": _TABLES, "column": _COLUMNS, "index": _INDEXES, "constraint": _CONSTRAINTS}
 
+# PostgreSQL does not deparse every expression back to the text it parsed: after a dump and
+# restore, `x = ANY ((ARRAY['a'::varchar])::text[])` reads `x = ANY (ARRAY[('a'::varchar)::text])`.
+# Definitions are compared without casts, parentheses and spaces, so a restored schema does not
+# count as drifted; they are shown as PostgreSQL prints them.
+CAST_PATTERN = r'::"?[a-z_]+(?: varying| precision| with time zone| without time zone)?"?(?:\[\])?'
+
+
+def _canonical_sql(query: str) -> str:
+    return (
+        "SELECT nsp, tbl, obj, regexp_replace(regexp_replace(dfn, %s, '', 'g'), '[()[:space:]]', '', 'g') AS canon, "
+        f"dfn FROM ({query}) AS raw(nsp, tbl, obj, dfn)"
+    )
+
+
+def canonical(definition: str) -> str:
+    """The Python twin of `_canonical_sql`'s normalisation."""
+    return re.sub(r"[()\s]", "", re.sub(CAST_PATTERN, "", definition))
+
 
 @dataclass(frozen=True)
 class Difference:
@@ -77,20 +95,21 @@ def _fingerprints(schemas: list[str]) -> dict[tuple[str, str], str]:
         for catalog, query in CATALOGS.items():
             cursor.execute(
                 f"""
-                SELECT nsp, md5(string_agg(tbl || '|' || obj || '|' || dfn, E'\\n' ORDER BY tbl, obj, dfn))
-                FROM ({query}) AS rows(nsp, tbl, obj, dfn) GROUP BY nsp
+                SELECT nsp, md5(string_agg(tbl || '|' || obj || '|' || canon, E'\\n' ORDER BY tbl, obj, canon))
+                FROM ({_canonical_sql(query)}) AS rows GROUP BY nsp
                 """,  # noqa: S608 - the catalog queries are constants
-                [schemas],
+                [CAST_PATTERN, schemas],
             )
             for schema, digest in cursor.fetchall():
                 result[(schema, catalog)] = digest
     return result
 
 
-def _details(schema: str, catalog: str) -> dict[tuple[str, str], str]:
+def _details(schema: str, catalog: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """{(table, name): (canonical definition, definition as printed)} of one schema's catalog."""
     with connection.cursor() as cursor:
-        cursor.execute(CATALOGS[catalog], [[schema]])
-        return {(table, name): definition for _schema, table, name, definition in cursor.fetchall()}
+        cursor.execute(_canonical_sql(CATALOGS[catalog]), [CAST_PATTERN, [schema]])
+        return {(table, name): (canon, raw) for _schema, table, name, canon, raw in cursor.fetchall()}
 
 
 def _compare(schema: str, catalog: str, reference: str) -> list[Difference]:
@@ -99,11 +118,11 @@ def _compare(schema: str, catalog: str, reference: str) -> list[Difference]:
     for key in sorted(expected.keys() | found.keys()):
         table, name = key
         if key not in found:
-            differences.append(Difference(schema, catalog, table, name, "missing", expected[key], ""))
+            differences.append(Difference(schema, catalog, table, name, "missing", expected[key][1], ""))
         elif key not in expected:
-            differences.append(Difference(schema, catalog, table, name, "unexpected", "", found[key]))
-        elif expected[key] != found[key]:
-            differences.append(Difference(schema, catalog, table, name, "different", expected[key], found[key]))
+            differences.append(Difference(schema, catalog, table, name, "unexpected", "", found[key][1]))
+        elif expected[key][0] != found[key][0]:
+            differences.append(Difference(schema, catalog, table, name, "different", expected[key][1], found[key][1]))
     if catalog == "column":
         # A missing table shows once as a table, not again as each of its columns.
         missing_tables = {d.table for d in _compare_tables(schema, reference)}
@@ -164,8 +183,8 @@ _INDEX_NAME = re.compile(r'^(CREATE (?:UNIQUE )?INDEX )("[^"]+"|\S+)( ON )')
 def _by_definition(schema: str, catalog: str) -> dict[tuple[str, str], list[str]]:
     """{(table, definition without its name): [names]} of one schema's indexes or constraints."""
     grouped: dict[tuple[str, str], list[str]] = {}
-    for (table, name), definition in _details(schema, catalog).items():
-        grouped.setdefault((table, _INDEX_NAME.sub(r"\1\3", definition)), []).append(name)
+    for (table, name), (_canon, definition) in _details(schema, catalog).items():
+        grouped.setdefault((table, canonical(_INDEX_NAME.sub(r"\1\3", definition))), []).append(name)
     return grouped
 
 

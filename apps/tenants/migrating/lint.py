@@ -211,6 +211,18 @@ def _check(
     return found
 
 
+def lint_operations(
+    app_label: str, operations: Iterable[Any], state: ProjectState, new_models: set[tuple[str, str]]
+) -> list[tuple[str, str, str, str]]:
+    """(operation, code, severity, message) for `operations` applied in order from `state` (which advances)."""
+    found = []
+    for operation in operations:
+        for code, severity, message in _check(operation, app_label, state, new_models):
+            found.append((operation.describe(), code, severity, message))
+        operation.state_forwards(app_label, state)
+    return found
+
+
 def lint_plan(loader: MigrationLoader, plan: Iterable[MigrationKey]) -> list[Finding]:
     """Findings for the migrations of `plan` (forward), in plan order."""
     plan = list(plan)
@@ -224,10 +236,8 @@ def lint_plan(loader: MigrationLoader, plan: Iterable[MigrationKey]) -> list[Fin
     findings: list[Finding] = []
     for key, migration in zip(plan, migrations, strict=True):
         state = loader.project_state(key, at_end=False)
-        for operation in migration.operations:
-            for code, severity, message in _check(operation, migration.app_label, state, new_models):
-                findings.append(Finding(label(key), operation.describe(), code, severity, message))
-            operation.state_forwards(migration.app_label, state)
+        for found in lint_operations(migration.app_label, migration.operations, state, new_models):
+            findings.append(Finding(label(key), *found))
     return findings
 
 

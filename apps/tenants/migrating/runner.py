@@ -241,6 +241,9 @@ def _run_jobs(run: Run, jobs: Sequence[SchemaJob], parallel: int, progress: Prog
 
 def safe_migrate(options: RunOptions, write: Callable[[str], None], out: Any) -> RunResult:
     """The deploy: see the module docstring. Raises MigrationLockHeld and RunRefused."""
+    use_public_schema()
+    if options.dry_run:  # reads only: an operator may look at the plan while a deploy runs
+        return _reverse(options, write, out) if options.target is not None else _forward(options, write, out)
     with migration_lock(wait=options.wait, application_name=f"safe_migrate pid {os.getpid()}", on_wait=write):
         use_public_schema()
         if options.target is not None:
