@@ -58,7 +58,7 @@ def connect() -> psycopg.Connection:
 
 def sql(query: str, params: tuple | list = ()) -> list[tuple]:
     with connect() as session, session.cursor() as cursor:
-        cursor.execute(query, params)  # type: ignore[arg-type]
+        cursor.execute(query, params)
         return cursor.fetchall() if cursor.description else []
 
 
@@ -117,16 +117,16 @@ def reset_fixture() -> None:
         )
     with connect() as session, session.cursor() as cursor:
         for statement in statements:
-            cursor.execute(statement)  # type: ignore[arg-type]
+            cursor.execute(statement)
 
 
 def drop_fixture() -> None:
     """The fixture app gone from every schema, as before the tests."""
     with connect() as session, session.cursor() as cursor:
         for schema in _schemas_with(METER):
-            cursor.execute(f'DROP TABLE "{schema}".{METER}')  # type: ignore[arg-type]
+            cursor.execute(f'DROP TABLE "{schema}".{METER}')
         for schema in _schemas_with("django_migrations"):
-            cursor.execute(f"DELETE FROM \"{schema}\".django_migrations WHERE app = 'migration_fixture'")  # type: ignore[arg-type]
+            cursor.execute(f"DELETE FROM \"{schema}\".django_migrations WHERE app = 'migration_fixture'")
 
 
 def schema_only_dump(schema: str) -> str:
@@ -151,7 +151,7 @@ def holding(query: str) -> Iterator[psycopg.Connection]:
     session = psycopg.connect(test_database_environment()["DATABASE_URL"])
     try:
         with session.cursor() as cursor:
-            cursor.execute(query)  # type: ignore[arg-type]
+            cursor.execute(query)
         yield session
     finally:
         session.rollback()

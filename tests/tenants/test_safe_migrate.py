@@ -174,7 +174,7 @@ def test_a_lock_held_by_a_long_transaction_times_out_is_retried_and_reported_wit
         deadline = time.monotonic() + 120
         while deploy.poll() is None and time.monotonic() < deadline:
             began = time.monotonic()
-            reader.execute(f'SELECT count(*) FROM "mt3".{METER}')  # type: ignore[arg-type] # traffic meanwhile
+            reader.execute(f'SELECT count(*) FROM "mt3".{METER}')  # traffic meanwhile
             worst_read = max(worst_read, time.monotonic() - began)
         stdout, stderr = deploy.communicate(timeout=10)
     assert deploy.returncode == 1, stdout + stderr
