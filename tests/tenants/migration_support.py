@@ -14,11 +14,12 @@ from contextlib import contextmanager
 import psycopg
 
 from tests.conftest import BASE_DIR, test_database_environment
+from tests.migration_fixture import reset as fixture_reset
+from tests.migration_fixture.reset import METER
 
 FIXTURE_SETTINGS = "tests.migration_fixture.settings"
 FLEET = [f"mt{index}" for index in range(6)]  # with the session's alpha and beta: 8 tenants
 BAD_TENANT = "mt5"  # holds a negative reading, which the fixture's CHECK constraint refuses
-METER = "migration_fixture_meter"
 
 
 def manage(*args: str, fixture_set: str = "constraint", timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -94,39 +95,15 @@ def index_names(schema: str) -> set[str]:
     }
 
 
-def _schemas_with(table: str) -> list[str]:
-    return [name for (name,) in sql("SELECT schemaname FROM pg_tables WHERE tablename = %s", [table])]
-
-
 def reset_fixture() -> None:
-    """Every schema back at the fixture's 0001, whichever set's 0002 ran (test bookkeeping, in SQL).
-
-    Reversing through migrate_schemas would take a subprocess per set and several seconds; the
-    reversal itself has its own test.
-    """
-    statements = []
-    for schema in _schemas_with(METER):
-        statements += [
-            f'ALTER TABLE "{schema}".{METER} DROP CONSTRAINT IF EXISTS meter_reading_not_negative',
-            f'DROP INDEX IF EXISTS "{schema}".meter_reading_idx',
-            f'ALTER TABLE "{schema}".{METER} DROP COLUMN IF EXISTS serial',
-        ]
-    for schema in _schemas_with("django_migrations"):
-        statements.append(
-            f"DELETE FROM \"{schema}\".django_migrations WHERE app = 'migration_fixture' AND name <> '0001_initial'"
-        )
-    with connect() as session, session.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
+    """Every schema back at the fixture's 0001, whichever set's 0002 ran."""
+    with connect() as session:
+        fixture_reset.reset_fixture(session)
 
 
 def drop_fixture() -> None:
-    """The fixture app gone from every schema, as before the tests."""
-    with connect() as session, session.cursor() as cursor:
-        for schema in _schemas_with(METER):
-            cursor.execute(f'DROP TABLE "{schema}".{METER}')
-        for schema in _schemas_with("django_migrations"):
-            cursor.execute(f"DELETE FROM \"{schema}\".django_migrations WHERE app = 'migration_fixture'")
+    with connect() as session:
+        fixture_reset.drop_fixture(session)
 
 
 def schema_only_dump(schema: str) -> str:

@@ -44,7 +44,10 @@ def codes(*operations: Any, new_models: set[tuple[str, str]] | None = None) -> l
             migrations.AddField("meter", "code", models.CharField(max_length=9, null=True, unique=True)),
             [("non-concurrent-index", "unsafe")],
         ),
-        (migrations.AddIndex("meter", models.Index(fields=["reading"], name="ix")), [("non-concurrent-index", "unsafe")]),
+        (
+            migrations.AddIndex("meter", models.Index(fields=["reading"], name="ix")),
+            [("non-concurrent-index", "unsafe")],
+        ),
         (AddIndexConcurrently("meter", models.Index(fields=["reading"], name="ix")), []),
         (migrations.RemoveField("meter", "note"), [("drop-column", "unsafe")]),
         (migrations.RenameField("meter", "note", "remark"), [("rename-column", "unsafe")]),

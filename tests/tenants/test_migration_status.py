@@ -43,7 +43,8 @@ def test_a_column_dropped_by_hand_is_drift_naming_schema_table_and_column(
     try:
         code, output = status(capsys=capsys)
         assert code == 2
-        assert "drift: beta: column auth_user.last_name is missing (template: character varying(150) NOT NULL)" in output
+        expected = "drift: beta: column auth_user.last_name is missing (template: character varying(150) NOT NULL)"
+        assert expected in output
         code, output = status("--format", "json", capsys=capsys)
         document = json.loads(output)
         assert (code, document["exit_code"], document["summary"]["drifted"]) == (2, 2, 1)
@@ -72,7 +73,8 @@ def test_pending_migrations_exit_1_and_are_listed_per_schema() -> None:
     document = json.loads(done.stdout)
     assert done.returncode == 1 == document["exit_code"]
     schemas = {schema["schema"]: schema for schema in document["schemas"]}
-    assert schemas["alpha"]["pending"] == ["migration_fixture.0001_initial", "migration_fixture.0002_reading_not_negative"]
+    fixture = ["migration_fixture.0001_initial", "migration_fixture.0002_reading_not_negative"]
+    assert schemas["alpha"]["pending"] == fixture
     assert schemas[template_schema_name()]["pending"] == schemas["alpha"]["pending"]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
@@ -47,8 +48,10 @@ def all_schemas(only_tenants: Sequence[str] = ()) -> list[Schema]:
     ]
 
 
+@cache
 def migration_loader() -> MigrationLoader:
-    """The migration graph from disk, without reading any schema's history."""
+    """The migration graph from disk, without reading any schema's history (once per process:
+    the files do not change during a run)."""
     return MigrationLoader(None, ignore_no_migrations=True)
 
 
