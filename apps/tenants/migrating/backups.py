@@ -128,6 +128,7 @@ def _run(command: list[str], what: str) -> None:
 def dump_schema(schema: str, path: Path, *, lock_wait_timeout_ms: int) -> Path:
     """`pg_dump -Fc -n schema` into `path`; fails rather than waits past `lock_wait_timeout_ms`."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o700)  # tenants' data: readable by the deploy user only
     partial = path.with_suffix(".partial")
     _run(
         [
