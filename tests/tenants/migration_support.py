@@ -24,13 +24,10 @@ BAD_TENANT = "mt5"  # holds a negative reading, which the fixture's CHECK constr
 
 def manage(*args: str, fixture_set: str = "constraint", timeout: float = 180) -> subprocess.CompletedProcess[str]:
     """`python manage.py ...` with the fixture app installed, as an operator would run it."""
-    environment = test_database_environment()
-    environment["DJANGO_SETTINGS_MODULE"] = FIXTURE_SETTINGS
-    environment["MIGRATION_FIXTURE_SET"] = fixture_set
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=BASE_DIR,
-        env=environment,
+        env=_environment(fixture_set),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -38,14 +35,19 @@ def manage(*args: str, fixture_set: str = "constraint", timeout: float = 180) ->
     )
 
 
-def start(*args: str, fixture_set: str = "constraint") -> subprocess.Popen[str]:
+def _environment(fixture_set: str) -> dict[str, str]:
     environment = test_database_environment()
     environment["DJANGO_SETTINGS_MODULE"] = FIXTURE_SETTINGS
     environment["MIGRATION_FIXTURE_SET"] = fixture_set
+    return environment
+
+
+def start(*args: str, fixture_set: str = "constraint") -> subprocess.Popen[str]:
+    """The same, in the background."""
     return subprocess.Popen(
         [sys.executable, "manage.py", *args],
         cwd=BASE_DIR,
-        env=environment,
+        env=_environment(fixture_set),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -261,22 +261,10 @@ def _forward(options: RunOptions, write: Callable[[str], None], out: Any) -> Run
     plans: dict[str, list[MigrationKey] | None] = {
         schema.name: pending_for(loader, applied[schema.name]) if schema.name in applied else None for schema in schemas
     }
-    union: dict[MigrationKey, None] = {}
-    for plan in plans.values():
-        union.update(dict.fromkeys(plan or []))
-    findings = lint_plan(loader, union)
-    parallel, capped = usable_parallelism(options.parallel)
-    for line in plan_lines(schemas, plans, findings, parallel):
-        write(line)
-    if capped:
-        write(capped)
-    if options.dry_run:
-        write("Dry run: nothing changed.")
+    decided = _present_plan(options, write, schemas, plans, kind=MigrationRunKind.MIGRATE)
+    if decided is None:
         return RunResult(EXIT_OK)
-    _refuse_unsafe(options, findings, MigrationRunKind.MIGRATE, parallel)
-    if union:
-        pg_tools()  # fail now, not at the first tenant, if no suitable pg_dump exists
-
+    parallel, findings = decided
     run = Run(options, write, out)
     run.start_record(kind=MigrationRunKind.MIGRATE, parallel=parallel, findings=findings)
     public, template, *tenants = schemas
@@ -292,19 +280,60 @@ def _forward(options: RunOptions, write: Callable[[str], None], out: Any) -> Run
             write(f"{schema.name}: {outcome.status}" + (f" ({outcome.error})" if outcome.error else ""))
             if outcome.failed:
                 return run.finish(error=f"{schema.name} failed; no tenant was migrated")
-        jobs = []
-        for schema in tenants:
-            if plans[schema.name]:
-                jobs.append(run.job(schema, reference=template.name))
-            else:
-                run.add(_current(schema, applied.get(schema.name)))
-        progress = Progress(out, len(jobs))
-        _run_jobs(run, jobs, parallel, progress)
-        progress.close()
+        _run_tenants(run, tenants, plans, applied, parallel, reference=template.name)
     except KeyboardInterrupt:
         run.finish(error="interrupted")
         raise
     return run.finish()
+
+
+def _present_plan(
+    options: RunOptions,
+    write: Callable[[str], None],
+    schemas: Sequence[Schema],
+    plans: dict[str, list[MigrationKey] | None],
+    *,
+    kind: str,
+) -> tuple[int, list[Finding]] | None:
+    """Lint and print the plan; None for a dry run, else (workers, findings). Raises RunRefused."""
+    union: dict[MigrationKey, None] = {}
+    for plan in plans.values():
+        union.update(dict.fromkeys(plan or []))
+    reversal = kind == MigrationRunKind.REVERSE
+    findings = (lint_reversal if reversal else lint_plan)(migration_loader(), union)
+    parallel, capped = usable_parallelism(options.parallel)
+    for line in plan_lines(schemas, plans, findings, parallel, reversal=reversal):
+        write(line)
+    if capped:
+        write(capped)
+    if options.dry_run:
+        write("Dry run: nothing changed.")
+        return None
+    _refuse_unsafe(options, findings, kind, parallel)
+    if union:
+        pg_tools()  # fail now, not at the first tenant, if no suitable pg_dump exists
+    return parallel, findings
+
+
+def _run_tenants(
+    run: Run,
+    tenants: Sequence[Schema],
+    plans: dict[str, list[MigrationKey] | None],
+    applied: dict[str, set[MigrationKey]],
+    parallel: int,
+    *,
+    reference: str = "",
+) -> None:
+    """Record tenants with nothing to do at once; run the others' jobs, `parallel` at a time."""
+    jobs = []
+    for schema in tenants:
+        if plans[schema.name]:
+            jobs.append(run.job(schema, reference=reference))
+        else:
+            run.add(_current(schema, applied.get(schema.name)))
+    progress = Progress(run.out, len(jobs))
+    _run_jobs(run, jobs, parallel, progress)
+    progress.close()
 
 
 def _refuse_unsafe(options: RunOptions, findings: Sequence[Finding], kind: str, parallel: int) -> None:
@@ -355,29 +384,11 @@ def _reverse(options: RunOptions, write: Callable[[str], None], out: Any) -> Run
         if any(not backwards for _migration, backwards in steps):
             raise RunRefused(f"{schema.name} is behind {app_label} {name}: --to only goes back; use safe_migrate")
         plans[schema.name] = [(migration.app_label, migration.name) for migration, _backwards in steps]
-    union: dict[MigrationKey, None] = {}
-    for plan in plans.values():
-        union.update(dict.fromkeys(plan or []))
-    findings = lint_reversal(loader, union)
-    parallel, capped = usable_parallelism(options.parallel)
-    for line in plan_lines(schemas, plans, findings, parallel, reversal=True):
-        write(line)
-    if capped:
-        write(capped)
-    if options.dry_run:
-        write("Dry run: nothing changed.")
+    decided = _present_plan(options, write, schemas, plans, kind=MigrationRunKind.REVERSE)
+    if decided is None:
         return RunResult(EXIT_OK)
-    _refuse_unsafe(options, findings, MigrationRunKind.REVERSE, parallel)
-    pg_tools()
+    parallel, findings = decided
     run = Run(options, write, out)
     run.start_record(kind=MigrationRunKind.REVERSE, parallel=parallel, findings=findings)
-    jobs = []
-    for schema in schemas:
-        if plans[schema.name]:
-            jobs.append(run.job(schema))
-        else:
-            run.add(_current(schema, applied_by_schema([schema.name]).get(schema.name)))
-    progress = Progress(out, len(jobs))
-    _run_jobs(run, jobs, parallel, progress)
-    progress.close()
+    _run_tenants(run, schemas, plans, applied_by_schema(schema.name for schema in schemas), parallel)
     return run.finish()
