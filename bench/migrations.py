@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["DJANGO_SETTINGS_MODULE"] = FIXTURE_SETTINGS
     os.environ["MIGRATION_FIXTURE_SET"] = "constraint"
     os.environ.setdefault("DJANGO_ENV", "dev")
+    load_before = os.getloadavg()[0]
     with scratch_database("bench_migrations"), tempfile.TemporaryDirectory() as backups:
         import django
 
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         serial_wall, large_per_tenant = bench.safe_migrate(1)
         parallel_wall, _ = bench.safe_migrate(options.parallel)
 
+    load_after = os.getloadavg()[0]
     n, p = options.tenants, options.parallel
     parallel_ratio = parallel_wall / serial_wall
     flat_ratio = large_per_tenant / small_per_tenant
@@ -77,6 +79,9 @@ not flatter the big fleet.
   ({_verdict(flat_ratio, 1.3)} the goal of at most 1.3x).
 - Overhead of backup + validation + records (`safe_migrate --parallel 1` vs bare `migrate_schemas`):
   **{overhead:.2f}x**.
+
+Load average (1 min) when the run started and ended: {load_before:.1f} and {load_after:.1f}
+(on 2 cores; anything above ~1 means other work shared the machine and the ratios are pessimistic).
 """
     write_section("migrations", "Tenant-safe migrations (safe_migrate)", body)
     print(body)
