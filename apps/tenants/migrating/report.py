@@ -136,7 +136,11 @@ def summary_lines(
             )
         )
     widths = [max(len(row[column]) for row in rows) for column in range(4)]
-    lines = ["  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)) for row in rows]
+    lines = (
+        ["  ".join(cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)) for row in rows]
+        if worked
+        else []
+    )
     if current:
         lines.append(f"({current} schema(s) already current, not listed)")
     failures = [outcome for outcome in outcomes if outcome.failed]
@@ -147,5 +151,6 @@ def summary_lines(
         counts[outcome.status] += 1
     totals = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
     run = f"Run {run_id}" if run_id is not None else "Run"
-    lines.append(f"{run}: {totals} in {elapsed:.1f}s" + (f"; backups in {backup_dir}" if backup_dir else ""))
+    backups = f"; backups in {backup_dir}" if any(outcome.backup_path for outcome in outcomes) else ""
+    lines.append(f"{run}: {totals} in {elapsed:.1f}s{backups}")
     return lines
