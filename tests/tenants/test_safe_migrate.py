@@ -238,8 +238,12 @@ def test_a_non_atomic_migration_that_fails_halfway_is_restored_from_its_backup(u
 
 
 def test_a_data_migration_that_loses_rows_without_saying_so_fails_validation(unblocked: None) -> None:
-    done = manage("safe_migrate", "--tenant", BAD_TENANT, "--tenant", "mt2", fixture_set="rowloss")
+    done = manage(
+        "safe_migrate", "--tenant", BAD_TENANT, "--tenant", "mt2", "--backups", "non-atomic", fixture_set="rowloss"
+    )
     assert done.returncode == 1, done.stdout + done.stderr
+    result = MigrationTenantResult.objects.get(run_id=run_id(done.stdout), schema_name=BAD_TENANT)
+    assert (result.restored, result.backup_path) == ("rollback", "")  # atomic: no dump asked for, none taken
     assert f"FAILED {BAD_TENANT}: ValidationFailed: validation: row counts changed: {METER} 4 -> 3" in done.stdout
     assert row_counts(BAD_TENANT)[METER] == 4
     assert fixture_migrations(BAD_TENANT) == ["0001_initial"]

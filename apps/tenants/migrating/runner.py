@@ -67,6 +67,9 @@ class RunOptions:
     tenants: tuple[str, ...] = ()
     target: tuple[str, str] | None = None
     keep_backups: int = 5
+    # "all": dump every schema before migrating it; "non-atomic": only those whose migrations cannot
+    # run in one transaction (pg_dump reads the whole catalog, so its cost grows with the fleet).
+    backups: str = "all"
     timeouts: Timeouts = field(default_factory=Timeouts)
 
 
@@ -143,6 +146,7 @@ class Run:
             timeouts=self.options.timeouts,
             reference=reference,
             target=self.options.target,
+            backup_atomic=self.options.backups == "all",
         )
 
     def add(self, outcome: SchemaOutcome) -> None:

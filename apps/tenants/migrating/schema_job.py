@@ -71,6 +71,8 @@ class SchemaJob:
     timeouts: Timeouts
     reference: str = ""  # schema to check drift against (the template), "" = none
     target: tuple[str, str] | None = None  # reverse to (app, migration)
+    # False: dump only when the plan cannot run in one transaction (the rollback undoes the rest).
+    backup_atomic: bool = True
 
 
 @dataclass
@@ -228,7 +230,7 @@ def _attempt_in_one_transaction(job: SchemaJob, *, counts_may_change: bool) -> s
         _set("lock_timeout", job.timeouts.lock_timeout_ms)
         _set("statement_timeout", 0)
         _lock_tables_for_writes(job.schema)
-        if job.backup_path:
+        if job.backup_path and job.backup_atomic:
             dump_schema(job.schema, Path(job.backup_path), lock_wait_timeout_ms=job.timeouts.lock_timeout_ms)
         counts = row_counts(job.schema, exclude=COUNT_EXEMPT_TABLES)
         _call_migrate(job)

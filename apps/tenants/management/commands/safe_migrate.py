@@ -53,6 +53,12 @@ class Command(BaseCommand):
             help="reverse the --tenant(s) to this migration (or 'zero'), where every step is reversible",
         )
         parser.add_argument("--backup-dir", default=settings.MIGRATION_BACKUP_DIR, help="where pg_dump files go")
+        parser.add_argument(
+            "--backups",
+            choices=["all", "non-atomic"],
+            default="all",
+            help="dump every schema first (all), or only where a failure cannot simply roll back (non-atomic)",
+        )
         parser.add_argument("--keep-backups", type=int, default=5, help="run directories to keep (0: keep all)")
         parser.add_argument("--lock-timeout", type=float, default=1.0, help="seconds a DDL waits for a lock (1)")
         parser.add_argument("--lock-retries", type=int, default=3, help="retries of a tenant after a lock timeout (3)")
@@ -77,6 +83,7 @@ class Command(BaseCommand):
             tenants=tuple(options["tenant"]),
             target=tuple(options["to"]) if options["to"] else None,
             keep_backups=options["keep_backups"],
+            backups=options["backups"],
             timeouts=Timeouts(
                 lock_timeout_ms=_milliseconds(options["lock_timeout"]),
                 statement_timeout_ms=_milliseconds(options["statement_timeout"]),
