@@ -309,6 +309,8 @@ def run_schema_job(job: SchemaJob) -> SchemaOutcome:
                 status = MigrationResultStatus.FAILED
                 if all_atomic:
                     outcome.restored = "rollback"
+                elif running is None and not isinstance(exc, ValidationFailed):
+                    outcome.restored = "nothing changed"  # failed before its first migration began
                 else:
                     outcome.restored, restore_error = _restore(job)
                     error = f"{error}; {restore_error}" if restore_error else error
