@@ -2,8 +2,10 @@
 
 from django.urls import path
 
+from apps.payments.views import stripe_webhook
 from apps.tenants.admin import operator_site
 
 urlpatterns = [
     path("admin/", operator_site.urls),
+    path("webhooks/stripe/", stripe_webhook, name="stripe-webhook"),
 ]
