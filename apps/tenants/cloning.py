@@ -100,8 +100,12 @@ UNION ALL
 SELECT pg_describe_object('pg_attrdef'::regclass, ad.oid, 0)
        || ' calls nextval() on the template''s sequence ' || seq.relname || ' (a serial column)'
 FROM pg_attrdef ad
-JOIN pg_depend dep ON dep.classid = 'pg_attrdef'::regclass AND dep.objid = ad.oid
-                  AND dep.refclassid = 'pg_class'::regclass
+CROSS JOIN LATERAL (
+    -- OFFSET 0 keeps this a lookup per default, never a scan of every default's dependencies.
+    SELECT dep.refobjid FROM pg_depend dep
+    WHERE dep.classid = 'pg_attrdef'::regclass AND dep.objid = ad.oid AND dep.refclassid = 'pg_class'::regclass
+    OFFSET 0
+) dep
 JOIN pg_class seq ON seq.oid = dep.refobjid AND seq.relkind = 'S' AND seq.relnamespace = %(namespace)s
 WHERE ad.adrelid = ANY(%(tables)s::oid[])
 """

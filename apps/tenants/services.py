@@ -73,8 +73,8 @@ def tenant_create(
 
     try:
         tenant = Tenant(schema_name=slug, name=name.strip(), timezone=timezone_name, default_currency=default_currency)
-        # Saving clones the template schema (TENANT_CREATION_FAKES_MIGRATIONS); django-tenants
-        # drops the schema again if that fails.
+        # Saving clones the template schema (Tenant.create_schema, apps.tenants.cloning); if
+        # that fails, django-tenants deletes the row again and nothing of the clone remains.
         tenant.save(verbosity=0)
     except IntegrityError as exc:  # lost a race with another creation of the same slug
         raise TenantExists(f"tenant {slug!r} already exists") from exc
