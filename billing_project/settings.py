@@ -266,3 +266,9 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 
 DEFAULT_NOT_FOUND_TENANT_VIEW = "apps.tenants.views.unknown_host"
+
+# --- Tenant-safe migrations (safe_migrate) --------------------------------------------------
+# Django's migrate with a per-migration hook for safe_migrate's timeouts; plain otherwise.
+TENANT_BASE_MIGRATE_COMMAND = "apps.tenants.migrating.migrate_command.MigrateCommand"
+# Where safe_migrate writes its per-schema pg_dump backups unless --backup-dir says otherwise.
+MIGRATION_BACKUP_DIR = env.str("MIGRATION_BACKUP_DIR", default=str(LOCAL_DIR / "migration-backups"))

@@ -15,6 +15,7 @@ from django_tenants.utils import schema_context, schema_exists
 from apps.core.money import is_known_currency
 from apps.core.tenancy import use_public_schema
 from apps.tenants.exceptions import InvalidTenant, TenantExists
+from apps.tenants.migrating.lock import tenant_creation_lock
 from apps.tenants.models import RESERVED_SLUGS, SLUG_PATTERN, Domain, Tenant, TenantStatus
 from apps.tenants.template import template_schema_migrate, template_schema_name
 
@@ -68,16 +69,20 @@ def tenant_create(
     taken = Domain.objects.filter(domain__in=hosts).values_list("domain", flat=True)
     if taken:
         raise TenantExists(f"host {', '.join(taken)} is already in use")
-    if not schema_exists(template_schema_name()):
-        template_schema_migrate()
-
-    try:
-        tenant = Tenant(schema_name=slug, name=name.strip(), timezone=timezone_name, default_currency=default_currency)
-        # Saving clones the template schema (Tenant.create_schema, apps.tenants.cloning); if
-        # that fails, django-tenants deletes the row again and nothing of the clone remains.
-        tenant.save(verbosity=0)
-    except IntegrityError as exc:  # lost a race with another creation of the same slug
-        raise TenantExists(f"tenant {slug!r} already exists") from exc
+    # A deploy (safe_migrate) holds this lock exclusively: cloning the template mid-deploy would
+    # give the tenant the old schema. Creations run side by side; a deploy waits for them.
+    with tenant_creation_lock():
+        if not schema_exists(template_schema_name()):
+            template_schema_migrate()
+        try:
+            tenant = Tenant(
+                schema_name=slug, name=name.strip(), timezone=timezone_name, default_currency=default_currency
+            )
+            # Saving clones the template schema (Tenant.create_schema, apps.tenants.cloning), names
+            # included; if that fails, django-tenants deletes the row and nothing of the clone remains.
+            tenant.save(verbosity=0)
+        except IntegrityError as exc:  # lost a race with another creation of the same slug
+            raise TenantExists(f"tenant {slug!r} already exists") from exc
 
     try:
         with transaction.atomic():
