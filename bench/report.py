@@ -40,6 +40,11 @@ def scratch_database(name: str) -> Iterator[str]:
     """Create a fresh database next to DATABASE_URL's, point DATABASE_URL at it, drop it after."""
     base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
     parsed = urlparse(base)
+    # Named after DATABASE_URL's database too, so runs against different databases on one
+    # server (several engineers, CI) never drop each other's scratch database.
+    own = parsed.path.lstrip("/")
+    if own and own != "postgres":
+        name = f"{name}_{own}"[:63]
     admin_url = urlunparse(parsed._replace(path="/postgres", scheme="postgresql"))
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')

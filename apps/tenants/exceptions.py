@@ -11,3 +11,7 @@ class InvalidTenant(TenantError):
 
 class TenantExists(TenantError):
     """A tenant with that slug (or a domain with that host) already exists."""
+
+
+class TemplateNotCloneable(TenantError):
+    """The template schema holds something a clone would not reproduce exactly (a view, a trigger...)."""

@@ -15,7 +15,6 @@ from django_tenants.utils import schema_context, schema_exists
 from apps.core.money import is_known_currency
 from apps.core.tenancy import use_public_schema
 from apps.tenants.exceptions import InvalidTenant, TenantExists
-from apps.tenants.migrating.drift import align_names
 from apps.tenants.migrating.lock import tenant_creation_lock
 from apps.tenants.models import RESERVED_SLUGS, SLUG_PATTERN, Domain, Tenant, TenantStatus
 from apps.tenants.template import template_schema_migrate, template_schema_name
@@ -79,13 +78,11 @@ def tenant_create(
             tenant = Tenant(
                 schema_name=slug, name=name.strip(), timezone=timezone_name, default_currency=default_currency
             )
-            # Saving clones the template schema (TENANT_CREATION_FAKES_MIGRATIONS); django-tenants
-            # drops the schema again if that fails.
+            # Saving clones the template schema (Tenant.create_schema, apps.tenants.cloning), names
+            # included; if that fails, django-tenants deletes the row and nothing of the clone remains.
             tenant.save(verbosity=0)
         except IntegrityError as exc:  # lost a race with another creation of the same slug
             raise TenantExists(f"tenant {slug!r} already exists") from exc
-        # The clone renames UNIQUE constraints; give them the template's (Django's) names back.
-        align_names(template_schema_name(), slug)
 
     try:
         with transaction.atomic():
