@@ -35,7 +35,7 @@ def test_an_event_rolled_back_with_its_transaction_is_not_kept(in_tenant_a: Tena
 
 
 def test_publishing_outside_a_transaction_or_with_a_bad_name_is_refused(in_tenant_a: Tenant) -> None:
-    with pytest.raises(EventError, match="not <noun>.<past_verb>"), transaction.atomic():
+    with pytest.raises(EventError, match=r"not <noun>\.<past_verb>"), transaction.atomic():
         publish("InvoiceFinalized", "x", {})
 
 
