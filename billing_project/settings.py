@@ -81,6 +81,7 @@ TENANT_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.admin",
+    "simple_history",
     "apps.events",
     "apps.accounts",
     "apps.invoices",
@@ -110,6 +111,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
     "apps.tenants.middleware.SuspendedTenantMiddleware",
     "apps.tenants.api.idempotency.IdempotencyMiddleware",
 ]

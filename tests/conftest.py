@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -29,13 +31,31 @@ TEST_TENANTS = {"alpha": "Alpha Networks", "beta": "Beta Broadband"}
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> None:
-    """After pytest-django migrated the test database (template included), add the tenants."""
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+def django_db_setup(
+    request: pytest.FixtureRequest,
+    django_test_environment: None,
+    django_db_blocker: Any,
+    django_db_keepdb: bool,
+    django_db_createdb: bool,
+    django_db_modify_db_settings: None,
+) -> Iterator[None]:
+    """Always set up the test database (pytest-django would skip it when no collected test
+    asks for `db`, and the committed-data fixtures would then touch the dev database), then
+    add the session tenants."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    keepdb = django_db_keepdb and not django_db_createdb
+    with django_db_blocker.unblock():
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default": {}}, keepdb=keepdb)
         use_public_schema()
         for slug, name in TEST_TENANTS.items():
             if not Tenant.objects.filter(schema_name=slug).exists():
                 tenant_create(slug=slug, name=name, staff=StaffUser("admin", f"admin@{slug}.test", PASSWORD))
+    yield
+    if not keepdb:
+        with django_db_blocker.unblock():
+            use_public_schema()
+            teardown_databases(config, verbosity=0)
 
 
 @pytest.fixture
@@ -142,3 +162,17 @@ def celery_worker(django_db_setup: None) -> Iterator[subprocess.Popen[bytes]]:
 def schema_a(tenant_a: Tenant) -> Iterator[None]:
     with schema_context(tenant_a.schema_name):
         yield
+
+
+@pytest.fixture
+def committed_tenant(django_db_setup: None, django_db_blocker: Any) -> Iterator[Tenant]:
+    """A throwaway tenant whose data is really committed (for parallel connections and
+    worker processes); its schema is dropped afterwards."""
+    with django_db_blocker.unblock():
+        use_public_schema()
+        tenant = tenant_create(slug=f"t{uuid.uuid4().hex[:12]}", name="Committed tenant")
+        try:
+            yield tenant
+        finally:
+            use_public_schema()
+            tenant.delete(force_drop=True)

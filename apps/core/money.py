@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
+from typing import Any
 
 from babel.numbers import format_currency, get_currency_precision, list_currencies
+from django.db import models
 
 ROUNDING = ROUND_HALF_UP
 
@@ -61,5 +63,15 @@ def parse_amount(value: object, currency: str) -> Decimal:
     return quantize(amount, currency)
 
 
+def money_str(amount: Decimal, currency: str) -> str:
+    """The JSON form of an amount: a string exact to the currency's minor unit ("99.99", "1500")."""
+    return str(quantize(amount, currency))
+
+
 def format_money(amount: Decimal, currency: str, locale: str = "en") -> str:
     return format_currency(amount, currency, locale=locale)
+
+
+def money_field(**kwargs: Any) -> models.DecimalField:
+    """A money column: 20 digits, 4 places (holds any ISO 4217 minor unit); currency beside it."""
+    return models.DecimalField(max_digits=20, decimal_places=4, **kwargs)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import connection
+from django.utils import timezone
 
 # django-tenants' DatabaseWrapper adds schema switching; the stubs only know Django's base.
 _tenant_connection: Any = connection
@@ -22,3 +25,21 @@ def use_public_schema() -> None:
 def use_tenant(tenant: Any) -> None:
     """Switch the default connection to `tenant`'s schema (public stays on the search path)."""
     _tenant_connection.set_tenant(tenant)
+
+
+def current_tenant() -> Any:
+    """The Tenant the default connection serves (None in the public schema)."""
+    tenant = getattr(_tenant_connection, "tenant", None)
+    if tenant is None or getattr(tenant, "schema_name", "public") == "public":
+        return None
+    return tenant
+
+
+def tenant_timezone() -> ZoneInfo:
+    """The current tenant's timezone: it defines "today" for due dates and dunning."""
+    tenant = current_tenant()
+    return ZoneInfo(getattr(tenant, "timezone", None) or "UTC")
+
+
+def tenant_today() -> date:
+    return timezone.localdate(timezone=tenant_timezone())

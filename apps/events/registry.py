@@ -33,3 +33,9 @@ def subscribe(pattern: str) -> Callable[[Handler], Handler]:
 
 def handlers_for(event_type: str) -> list[Handler]:
     return [handler for pattern, handler in _handlers if fnmatch.fnmatchcase(event_type, pattern)]
+
+
+def unsubscribe(pattern: str, handler: Handler) -> None:
+    """Remove a subscription (tests use it to leave the registry as they found it)."""
+    if (pattern, handler) in _handlers:
+        _handlers.remove((pattern, handler))

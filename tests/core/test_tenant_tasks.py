@@ -51,3 +51,13 @@ def test_the_beat_fan_out_enqueues_one_task_per_active_tenant(celery_worker: sub
     assert enqueue_for_tenants(Recorder()) == len(sent)
     assert {"alpha", "beta"} <= set(sent)
     assert "public" not in sent
+
+
+def test_one_worker_process_switches_schema_for_every_task_it_runs() -> None:
+    """The same process serving alpha, then beta, then alpha runs each in its own schema."""
+    answers = []
+    for schema in ["alpha", "beta", "alpha", "beta"]:
+        use_public_schema()  # as a worker between tasks: the message header alone names the tenant
+        message = tenant_ping.apply(args=[schema], headers={"_schema_name": schema})
+        answers.append(message.get()["schema"])
+    assert answers == ["alpha", "beta", "alpha", "beta"]

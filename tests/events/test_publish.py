@@ -8,7 +8,7 @@ import pytest
 from django.db import transaction
 
 from apps.events.models import Event
-from apps.events.registry import subscribe
+from apps.events.registry import subscribe, unsubscribe
 from apps.events.services import EventError, event_envelope, publish
 from apps.tenants.models import Tenant
 
@@ -17,8 +17,8 @@ pytestmark = pytest.mark.django_db
 
 def test_published_events_get_increasing_sequences_and_a_json_safe_payload(in_tenant_a: Tenant) -> None:
     with transaction.atomic():
-        first = publish("invoice.finalized", "inv-1", {"invoice": "inv-1", "total": Decimal("10.50")})
-        second = publish("invoice.paid", "inv-1", {"invoice": "inv-1"})
+        first = publish("invoice.sent", "inv-1", {"invoice": "inv-1", "total": Decimal("10.50")})
+        second = publish("invoice.voided", "inv-1", {"invoice": "inv-1"})
     assert second.sequence == first.sequence + 1
     envelope = event_envelope(Event.objects.get(pk=first.pk), "alpha")
     assert envelope["data"] == {"invoice": "inv-1", "total": "10.50"}
@@ -46,7 +46,10 @@ def test_in_transaction_handlers_run_inside_publish(in_tenant_a: Tenant) -> None
     def record(event: Event) -> None:
         seen.append(event.type)
 
-    with transaction.atomic():
-        publish("payment.succeeded", "pay-1", {"payment": "pay-1"})
-        publish("invoice.paid", "inv-1", {"invoice": "inv-1"})
-    assert seen == ["payment.succeeded"]
+    try:
+        with transaction.atomic():
+            publish("payment.refunded", "pay-1", {"payment": "pay-1"})
+            publish("invoice.voided", "inv-1", {"invoice": "inv-1"})
+    finally:
+        unsubscribe("payment.*", record)
+    assert seen == ["payment.refunded"]

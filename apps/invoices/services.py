@@ -1,0 +1,425 @@
+"""Every change to an Invoice goes through here: one function per verb, atomic, evented.
+
+Lock order (shared with payments): the account row, then invoices by id, then payments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.accounts.models import Account, AccountStatus, BillingSettings
+from apps.accounts.numbering import next_number
+from apps.accounts.services import account_adjust_balances, account_lock
+from apps.core.actors import Actor, require_permission
+from apps.core.errors import InvalidTransition, NotFound, ValidationFailed
+from apps.core.money import MoneyError, currency_precision, money_str, quantize
+from apps.core.tenancy import tenant_today
+from apps.events.services import publish
+from apps.invoices.models import Invoice, InvoiceLine, InvoiceStatus, TaxRate
+from apps.invoices.totals import LineAmounts, invoice_amounts, line_amounts
+
+MAX_LINES = 500
+MAX_QUANTITY = Decimal("1e9")
+MAX_UNIT_PRICE = Decimal("1e12")
+SETTLEABLE = (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
+
+
+@dataclass(frozen=True)
+class LineInput:
+    """One invoice line as given by staff or the API (amounts as Decimals or strings)."""
+
+    description: str
+    unit_price: Any
+    quantity: Any = Decimal(1)
+    discount: Any = Decimal(0)
+    tax_rate: TaxRate | str | None = None
+
+
+def _decimal(value: Any, field: str, *, places: int | None = None) -> Decimal:
+    if isinstance(value, float):
+        raise ValidationFailed("send amounts as strings, not floats", field=field)
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError) as exc:
+        raise ValidationFailed(f"{value!r} is not a number", field=field) from exc
+    if not number.is_finite():
+        raise ValidationFailed(f"{value!r} is not a number", field=field)
+    if places is not None and number != number.quantize(Decimal(1).scaleb(-places)):
+        raise ValidationFailed(f"at most {places} decimal places", field=field)
+    return number
+
+
+def _resolve_tax_rate(value: TaxRate | str | None, field: str) -> TaxRate | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, TaxRate):
+        return value
+    try:
+        return TaxRate.objects.get(pk=value, active=True)
+    except (TaxRate.DoesNotExist, ValueError, Exception) as exc:  # invalid UUIDs raise ValidationError
+        raise ValidationFailed(f"unknown tax rate {value!r}", field=field) from exc
+
+
+def _build_lines(invoice: Invoice, lines: Sequence[LineInput]) -> list[InvoiceLine]:
+    if len(lines) > MAX_LINES:
+        raise ValidationFailed(f"an invoice has at most {MAX_LINES} lines", field="lines")
+    built = []
+    precision = currency_precision(invoice.currency)
+    for position, line in enumerate(lines):
+        prefix = f"lines[{position}]"
+        description = (line.description or "").strip()
+        if not description:
+            raise ValidationFailed("a line needs a description", field=f"{prefix}.description")
+        quantity = _decimal(line.quantity, f"{prefix}.quantity", places=4)
+        unit_price = _decimal(line.unit_price, f"{prefix}.unit_price", places=6)
+        discount = _decimal(line.discount, f"{prefix}.discount", places=precision)
+        if not Decimal(0) < quantity <= MAX_QUANTITY:
+            raise ValidationFailed(f"quantity must be between 0 and {MAX_QUANTITY:,}", field=f"{prefix}.quantity")
+        if not Decimal(0) <= unit_price <= MAX_UNIT_PRICE:
+            raise ValidationFailed(f"unit price must be between 0 and {MAX_UNIT_PRICE:,}", field=f"{prefix}.unit_price")
+        tax_rate = _resolve_tax_rate(line.tax_rate, f"{prefix}.tax_rate")
+        percentage = tax_rate.percentage if tax_rate else Decimal(0)
+        inclusive = tax_rate.inclusive if tax_rate else False
+        try:
+            amounts = line_amounts(
+                quantity=quantity,
+                unit_price=unit_price,
+                discount=discount,
+                tax_percentage=percentage,
+                tax_inclusive=inclusive,
+                currency=invoice.currency,
+            )
+        except MoneyError as exc:
+            raise ValidationFailed(str(exc), field="currency") from exc
+        if amounts.total < 0:
+            raise ValidationFailed("the discount is larger than the line amount", field=f"{prefix}.discount")
+        built.append(
+            InvoiceLine(
+                invoice=invoice,
+                position=position,
+                description=description[:500],
+                quantity=quantity,
+                unit_price=unit_price,
+                discount=discount,
+                tax_rate=tax_rate,
+                tax_percentage=percentage,
+                tax_inclusive=inclusive,
+                net_amount=amounts.net,
+                tax_amount=amounts.tax,
+                total=amounts.total,
+            )
+        )
+    return built
+
+
+def _apply_totals(invoice: Invoice, lines: Sequence[InvoiceLine]) -> None:
+    amounts = invoice_amounts(line_amounts_of(line) for line in lines)
+    invoice.subtotal, invoice.tax, invoice.total = amounts.subtotal, amounts.tax, amounts.total
+    invoice.amount_due = invoice.total - invoice.amount_paid - invoice.amount_credited
+
+
+def line_amounts_of(line: InvoiceLine) -> LineAmounts:
+    return LineAmounts(net=line.net_amount, tax=line.tax_amount, total=line.total)
+
+
+def invoice_event_data(invoice: Invoice) -> dict[str, Any]:
+    return {
+        "invoice": str(invoice.id),
+        "account": str(invoice.account_id),
+        "number": invoice.number,
+        "status": invoice.status,
+        "currency": invoice.currency,
+        "total": money_str(invoice.total, invoice.currency),
+        "amount_paid": money_str(invoice.amount_paid, invoice.currency),
+        "amount_due": money_str(invoice.amount_due, invoice.currency),
+        "due_date": invoice.due_date,
+    }
+
+
+def invoice_create(
+    *,
+    account: Account,
+    lines: Sequence[LineInput],
+    currency: str | None = None,
+    due_date: dt.date | None = None,
+    issue_date: dt.date | None = None,
+    memo: str = "",
+    external_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    actor: Actor | None = None,
+) -> Invoice:
+    """Create a draft invoice with its lines (totals computed, nothing owed yet).
+
+    `issue_date` and `due_date` may be given for imported historical invoices; finalization
+    keeps them.
+    """
+    require_permission(actor, "invoices.add_invoice", "create invoices")
+    currency = (currency or account.currency).upper()
+    if currency != account.currency:
+        raise ValidationFailed(
+            f"the account is billed in {account.currency}; an invoice in {currency} is not allowed", field="currency"
+        )
+    if account.status == AccountStatus.CLOSED:
+        raise InvalidTransition("the account is closed")
+    with transaction.atomic():
+        invoice = Invoice(
+            account=account,
+            currency=currency,
+            issue_date=issue_date,
+            due_date=due_date,
+            memo=memo,
+            external_id=external_id or None,
+            metadata=metadata or {},
+        )
+        built = _build_lines(invoice, lines)
+        _apply_totals(invoice, built)
+        try:
+            with transaction.atomic():
+                invoice.save()
+        except IntegrityError as exc:
+            raise ValidationFailed(
+                f"an invoice with external_id {external_id!r} already exists", field="external_id"
+            ) from exc
+        InvoiceLine.objects.bulk_create(built)
+        publish("invoice.created", str(invoice.id), invoice_event_data(invoice))
+    return invoice
+
+
+def _lock_invoice(invoice: Invoice) -> tuple[Account, Invoice]:
+    account = account_lock(invoice.account_id)
+    try:
+        locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    except Invoice.DoesNotExist as exc:
+        raise NotFound("no such invoice") from exc
+    return account, locked
+
+
+def invoice_update_draft(
+    *,
+    invoice: Invoice,
+    lines: Sequence[LineInput] | None = None,
+    due_date: dt.date | Any | None = ...,
+    memo: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    actor: Actor | None = None,
+) -> Invoice:
+    """Change a draft: replace its lines, due date, memo. Finalized invoices are frozen."""
+    require_permission(actor, "invoices.change_invoice", "edit invoices")
+    with transaction.atomic():
+        _account, locked = _lock_invoice(invoice)
+        if locked.status != InvoiceStatus.DRAFT:
+            raise InvalidTransition(f"invoice {locked} is {locked.status}; only drafts can be edited")
+        if lines is not None:
+            built = _build_lines(locked, lines)
+            locked.lines.all().delete()
+            InvoiceLine.objects.bulk_create(built)
+            _apply_totals(locked, built)
+        if due_date is not ...:
+            locked.due_date = due_date
+        if memo is not None:
+            locked.memo = memo
+        if metadata is not None:
+            locked.metadata = metadata
+        locked.save()
+    return locked
+
+
+def invoice_delete_draft(*, invoice: Invoice, actor: Actor | None = None) -> None:
+    """Delete a draft (it never had a number, so no gap is left)."""
+    require_permission(actor, "invoices.delete_invoice", "delete draft invoices")
+    with transaction.atomic():
+        _account, locked = _lock_invoice(invoice)
+        if locked.status != InvoiceStatus.DRAFT:
+            raise InvalidTransition("only drafts can be deleted; void a finalized invoice instead")
+        locked.delete()
+
+
+def _snapshot(account: Account) -> dict[str, Any]:
+    return {
+        "number": account.number,
+        "name": account.name,
+        "email": account.email,
+        "phone": account.phone,
+        "address": [
+            part
+            for part in (
+                account.address_line1,
+                account.address_line2,
+                " ".join(p for p in (account.postal_code, account.city) if p),
+                account.region,
+                account.country,
+            )
+            if part
+        ],
+        "tax_id": account.tax_id,
+        "external_id": account.external_id,
+        "locale": account.locale,
+    }
+
+
+def invoice_finalize(*, invoice: Invoice, actor: Actor | None = None) -> Invoice:
+    """Draft -> open: freeze totals and the account snapshot, take the next number, set dates.
+
+    A due date given at creation is kept (historical imports); otherwise it comes from the
+    account's payment terms (or the tenant default). Unused account credit is applied.
+    """
+    require_permission(actor, "invoices.finalize_invoice", "finalize invoices")
+    with transaction.atomic():
+        account, locked = _lock_invoice(invoice)
+        if locked.status != InvoiceStatus.DRAFT:
+            raise InvalidTransition(f"invoice {locked} is already {locked.status}")
+        if not locked.lines.exists():
+            raise ValidationFailed("an invoice needs at least one line before it is finalized", field="lines")
+        if account.status == AccountStatus.CLOSED:
+            raise InvalidTransition("the account is closed")
+        settings = BillingSettings.load()
+        today = tenant_today()
+        if locked.issue_date is None:
+            locked.issue_date = today
+        if locked.due_date is None:
+            terms = account.payment_terms_days
+            if terms is None:
+                terms = settings.default_payment_terms_days
+            locked.due_date = locked.issue_date + dt.timedelta(days=terms)
+        locked.number = next_number("invoice", settings.invoice_number_format, on=locked.issue_date)
+        locked.account_snapshot = _snapshot(account)
+        locked.status = InvoiceStatus.OPEN
+        locked.finalized_at = timezone.now()
+        locked.save()
+        account_adjust_balances(account=account, amount_due_delta=locked.amount_due)
+        publish("invoice.finalized", str(locked.id), invoice_event_data(locked))
+        # In-transaction handlers (payments applies unused payment credit) may have changed
+        # both rows through their own instances.
+        account.refresh_from_db()
+        locked.refresh_from_db()
+        if locked.total == 0:
+            _mark_paid(locked)
+        elif settings.auto_apply_credit:
+            from apps.invoices.credit_notes import credit_notes_apply
+
+            credit_notes_apply(account=account, invoices=[locked])
+    locked.refresh_from_db()
+    return locked
+
+
+def invoice_mark_sent(*, invoice: Invoice, actor: Actor | None = None) -> Invoice:
+    """Record that the invoice went to the customer (notifications listen to invoice.sent)."""
+    require_permission(actor, "invoices.finalize_invoice", "send invoices")
+    with transaction.atomic():
+        _account, locked = _lock_invoice(invoice)
+        if locked.status not in (InvoiceStatus.OPEN, InvoiceStatus.PAID):
+            raise InvalidTransition(f"invoice {locked} is {locked.status}; only open or paid invoices are sent")
+        locked.sent_at = timezone.now()
+        locked.save(update_fields=["sent_at", "updated_at"])
+        publish("invoice.sent", str(locked.id), invoice_event_data(locked))
+    return locked
+
+
+def invoice_void(*, invoice: Invoice, reason: str = "", actor: Actor | None = None) -> Invoice:
+    """Open -> void: the invoice was issued in error. Refuse once money was applied to it."""
+    require_permission(actor, "invoices.void_invoice", "void invoices")
+    with transaction.atomic():
+        account, locked = _lock_invoice(invoice)
+        if locked.status != InvoiceStatus.OPEN:
+            raise InvalidTransition(f"invoice {locked} is {locked.status}; only open invoices can be voided")
+        if locked.amount_paid > 0 or locked.amount_credited > 0:
+            raise InvalidTransition(
+                f"invoice {locked} has {money_str(locked.amount_paid + locked.amount_credited, locked.currency)} "
+                f"{locked.currency} "
+                "paid or credited; refund or credit it instead of voiding"
+            )
+        account_adjust_balances(account=account, amount_due_delta=-locked.amount_due)
+        locked.status = InvoiceStatus.VOID
+        locked.voided_at = timezone.now()
+        locked.status_reason = reason
+        locked.save()
+        publish("invoice.voided", str(locked.id), {**invoice_event_data(locked), "reason": reason})
+    return locked
+
+
+def invoice_mark_uncollectible(*, invoice: Invoice, reason: str = "", actor: Actor | None = None) -> Invoice:
+    """Open -> uncollectible (write-off): no longer counted in the account's balance."""
+    require_permission(actor, "invoices.write_off_invoice", "write off invoices")
+    with transaction.atomic():
+        account, locked = _lock_invoice(invoice)
+        if locked.status != InvoiceStatus.OPEN:
+            raise InvalidTransition(f"invoice {locked} is {locked.status}; only open invoices can be written off")
+        account_adjust_balances(account=account, amount_due_delta=-locked.amount_due)
+        locked.status = InvoiceStatus.UNCOLLECTIBLE
+        locked.marked_uncollectible_at = timezone.now()
+        locked.status_reason = reason
+        locked.save()
+        publish("invoice.marked_uncollectible", str(locked.id), {**invoice_event_data(locked), "reason": reason})
+    return locked
+
+
+def _mark_paid(invoice: Invoice) -> None:
+    invoice.status = InvoiceStatus.PAID
+    invoice.paid_at = timezone.now()
+    invoice.save()
+    publish("invoice.paid", str(invoice.id), invoice_event_data(invoice))
+
+
+def invoice_settle(
+    *, account: Account, invoice: Invoice, paid: Decimal = Decimal(0), credited: Decimal = Decimal(0)
+) -> None:
+    """Apply money to a locked open (or written-off) invoice; it becomes paid when nothing is due.
+
+    The caller holds the account and invoice locks and moves the money's source itself.
+    """
+    amount = paid + credited
+    if amount <= 0:
+        raise ValidationFailed("the amount to apply must be positive", field="amount")
+    if invoice.status not in SETTLEABLE:
+        raise InvalidTransition(f"invoice {invoice} is {invoice.status}; money cannot be applied to it")
+    if amount > invoice.amount_due:
+        raise ValidationFailed(
+            f"{money_str(amount, invoice.currency)} {invoice.currency} is more than the "
+            f"{money_str(invoice.amount_due, invoice.currency)} due on invoice {invoice}",
+            field="amount",
+        )
+    counted = invoice.status == InvoiceStatus.OPEN
+    invoice.amount_paid += paid
+    invoice.amount_credited += credited
+    invoice.amount_due -= amount
+    if counted:
+        account_adjust_balances(account=account, amount_due_delta=-amount)
+    if invoice.amount_due == 0:
+        _mark_paid(invoice)
+    else:
+        invoice.save()
+        publish("invoice.partially_paid", str(invoice.id), invoice_event_data(invoice))
+
+
+def invoice_unsettle(*, account: Account, invoice: Invoice, paid: Decimal) -> None:
+    """Take back payment from a locked invoice (a refund reversed its allocation): it reopens."""
+    if paid <= 0 or paid > invoice.amount_paid:
+        raise ValidationFailed(f"cannot take back {paid} from invoice {invoice}", field="amount")
+    invoice.amount_paid -= paid
+    invoice.amount_due += paid
+    if invoice.status == InvoiceStatus.PAID:
+        invoice.status = InvoiceStatus.OPEN
+        invoice.paid_at = None
+    if invoice.status == InvoiceStatus.OPEN:
+        account_adjust_balances(account=account, amount_due_delta=paid)
+    invoice.save()
+
+
+def lock_open_invoices(account: Account, invoice_ids: Sequence[Any] | None = None) -> list[Invoice]:
+    """Lock the account's settleable invoices (by id, the shared lock order), oldest due first."""
+    queryset = Invoice.objects.filter(account=account, status__in=SETTLEABLE)
+    if invoice_ids is not None:
+        queryset = queryset.filter(pk__in=list(invoice_ids))
+    locked = list(queryset.select_for_update().order_by("pk"))
+    return sorted(locked, key=lambda inv: (inv.due_date or dt.date.max, inv.finalized_at or timezone.now(), inv.pk))
+
+
+def quantize_for(invoice: Invoice, amount: Decimal) -> Decimal:
+    return quantize(amount, invoice.currency)

@@ -1,0 +1,129 @@
+"""Payments, their allocations to invoices, and refunds."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
+
+from apps.accounts.models import Account
+from apps.core.money import money_field
+from apps.invoices.models import Invoice
+
+
+class PaymentMethod(models.TextChoices):
+    CARD = "card", "Card"
+    BANK_TRANSFER = "bank_transfer", "Bank transfer"
+    CASH = "cash", "Cash"
+    MOBILE_MONEY = "mobile_money", "Mobile money"
+    OTHER = "other", "Other"
+
+
+class PaymentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class Payment(models.Model):
+    """Money received from (or attempted by) an account. What is not allocated is credit."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="payments")
+    status = models.CharField(max_length=10, choices=PaymentStatus.choices, default=PaymentStatus.SUCCEEDED)
+    currency = models.CharField(max_length=3)
+    amount = money_field()
+    amount_allocated = money_field(default=Decimal(0))
+    amount_refunded = money_field(default=Decimal(0))
+    method = models.CharField(max_length=20, choices=PaymentMethod.choices)
+    gateway = models.CharField(max_length=20, default="manual")
+    gateway_reference = models.CharField(max_length=200, blank=True, help_text="The gateway's id (Stripe PI id).")
+    reference = models.CharField(max_length=200, blank=True, help_text="Bank or receipt reference.")
+    received_at = models.DateTimeField()
+    failure_code = models.CharField(max_length=100, blank=True)
+    failure_message = models.CharField(max_length=500, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-received_at", "-created_at"]
+        permissions = [("refund_payment", "Can refund payments")]
+        indexes = [
+            models.Index(fields=["account", "status", "received_at"], name="payment_account_status"),
+            models.Index(fields=["-received_at", "id"], name="payment_received_id"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(amount_allocated__gte=0)
+                & Q(amount_refunded__gte=0)
+                & Q(amount_allocated__lte=F("amount") - F("amount_refunded")),
+                name="payment_never_over_allocated",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=PaymentStatus.SUCCEEDED) | (Q(amount_allocated=0) & Q(amount_refunded=0)),
+                name="payment_only_succeeded_moves_money",
+            ),
+            models.UniqueConstraint(
+                fields=["gateway", "gateway_reference"],
+                condition=~Q(gateway_reference=""),
+                name="payment_gateway_reference_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} {self.get_method_display()} ({self.status})"
+
+    @property
+    def unallocated(self) -> Decimal:
+        """The part of the payment held as account credit."""
+        if self.status != PaymentStatus.SUCCEEDED:
+            return Decimal(0)
+        return self.amount - self.amount_refunded - self.amount_allocated
+
+    @property
+    def refundable(self) -> Decimal:
+        return self.amount - self.amount_refunded if self.status == PaymentStatus.SUCCEEDED else Decimal(0)
+
+
+class PaymentAllocation(models.Model):
+    """Part of a payment applied to one invoice (reduced when a refund reverses it)."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="allocations")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payment_allocations")
+    amount = money_field()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gte=0), name="allocation_non_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} -> {self.invoice}"
+
+
+class Refund(models.Model):
+    """Money returned from a payment, first from its unallocated part, then from its invoices."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount = money_field()
+    reason = models.CharField(max_length=500)
+    from_credit = money_field(default=Decimal(0))
+    from_invoices = models.JSONField(default=dict, help_text="invoice id -> amount taken back")
+    gateway_reference = models.CharField(max_length=200, blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"refund {self.amount} of {self.payment_id}"
