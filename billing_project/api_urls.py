@@ -16,4 +16,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", include("apps.tenants.api.urls")),
+    path("", include("apps.accounts.api.urls")),
+    path("", include("apps.invoices.api.urls")),
+    path("", include("apps.payments.api.urls")),
 ]

@@ -93,7 +93,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 @pytest.fixture
-def live_api(db: None) -> Iterator[str]:
+def live_api() -> Iterator[str]:
     """A real threaded HTTP server on a free loopback port: each request thread has its own DB connection.
 
     It sees only committed data (the session tenants), and what it writes is committed:
@@ -139,3 +139,52 @@ def probe(settings: Any) -> str:
     settings.ROOT_URLCONF = "tests.api.probe_urls"
     settings.PUBLIC_SCHEMA_URLCONF = "tests.api.probe_urls"
     return "/api/v1/probe/"
+
+
+def as_role(role: str, tenant: str = "alpha", sub: str | None = None) -> dict[str, Any]:
+    """Headers of a platform token with one billing role (billing.read / write / admin)."""
+    return bearer(token(tenant, roles=(role,), sub=sub))
+
+
+class JsonClient:
+    """A Django test client speaking JSON with one credential (the platform acting for someone)."""
+
+    def __init__(self, credential_headers: dict[str, Any], host: str = PUBLIC_HOST) -> None:
+        self.client = Client(HTTP_HOST=host)
+        self.headers = credential_headers
+
+    def get(self, path: str, **extra: Any) -> Any:
+        return self.client.get(path, **self.headers, **extra)
+
+    def post(self, path: str, body: Any = None, **extra: Any) -> Any:
+        return self.client.post(
+            path, body if body is not None else {}, content_type="application/json", **self.headers, **extra
+        )
+
+    def patch(self, path: str, body: Any, **extra: Any) -> Any:
+        return self.client.patch(path, body, content_type="application/json", **self.headers, **extra)
+
+    def delete(self, path: str, **extra: Any) -> Any:
+        return self.client.delete(path, **self.headers, **extra)
+
+
+@pytest.fixture
+def admin(db: None) -> JsonClient:
+    """The platform acting for alice, billing.admin in tenant alpha."""
+    return JsonClient(as_role("billing.admin", sub="alice"))
+
+
+@pytest.fixture
+def writer(db: None) -> JsonClient:
+    return JsonClient(as_role("billing.write", sub="walter"))
+
+
+@pytest.fixture
+def reader(db: None) -> JsonClient:
+    return JsonClient(as_role("billing.read", sub="rita"))
+
+
+@pytest.fixture
+def outsider(db: None) -> JsonClient:
+    """billing.admin in tenant beta."""
+    return JsonClient(as_role("billing.admin", tenant="beta", sub="oscar"))

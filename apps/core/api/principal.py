@@ -30,6 +30,24 @@ def effective_roles(roles: frozenset[str] | set[str] | list[str]) -> frozenset[s
     return frozenset(granted)
 
 
+# What a service's permission check (apps.core.actors.require_permission) asks of an API
+# caller: destructive verbs need billing.admin, other changes billing.write, reads billing.read.
+PERMISSION_ROLES: dict[str, str] = {
+    "accounts.delete_account": Role.BILLING_ADMIN,  # closing an account
+    "invoices.void_invoice": Role.BILLING_ADMIN,
+    "invoices.write_off_invoice": Role.BILLING_ADMIN,
+    "payments.refund_payment": Role.BILLING_ADMIN,
+}
+
+
+def role_for_permission(perm: str) -> str:
+    """The role that grants a Django permission (`app_label.codename`) to an API caller."""
+    if perm in PERMISSION_ROLES:
+        return PERMISSION_ROLES[perm]
+    codename = perm.partition(".")[2]
+    return Role.BILLING_READ if codename.startswith("view_") else Role.BILLING_WRITE
+
+
 class PrincipalKind(StrEnum):
     PLATFORM_TOKEN = "platform_token"  # noqa: S105 - a kind of credential, not a secret
     API_KEY = "api_key"
@@ -64,6 +82,10 @@ class ApiPrincipal:
 
     def has_role(self, role: str) -> bool:
         return role in effective_roles(self.roles)
+
+    def has_perm(self, perm: str, obj: object = None) -> bool:
+        """An Actor for the services: Django permissions map onto roles (role_for_permission)."""
+        return self.has_role(role_for_permission(perm))
 
     def get_username(self) -> str:
         return self.sub

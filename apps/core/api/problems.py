@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -22,6 +23,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from apps.core.errors import DomainError, InvalidTransition, NotFound, NotPermitted, ValidationFailed
 from apps.core.money import MoneyError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -189,6 +191,18 @@ _SLUG_BY_EXCEPTION: dict[type[exceptions.APIException], str] = {
 
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
     """Every exception a DRF view raises, as a problem; unknown ones propagate (a 500, logged)."""
+    answer = problem_for_exception(exc)
+    if answer is None:
+        return None
+    body, headers = answer
+    return Response(body, status=body["status"], headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def problem_for_exception(exc: Exception) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """The problem (and headers) that answers `exc`, or None for an unexpected error.
+
+    Also used where one request carries many items (bulk endpoints): one problem per item.
+    """
     if isinstance(exc, Http404 | ObjectDoesNotExist):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -200,7 +214,9 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
 
     headers: dict[str, str] = {}
     mapping = _domain_mapping(exc)
-    if mapping is not None:
+    if isinstance(exc, DomainError):
+        body = _domain_problem(exc)
+    elif mapping is not None:
         body = problem_body(mapping.status, title=mapping.title, detail=str(exc), type_slug=mapping.type_slug)
     elif isinstance(exc, exceptions.ValidationError):
         body = _validation_problem(flatten_errors(exc.detail))
@@ -220,7 +236,30 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | 
             body["retry_after"] = int(headers["Retry-After"])
     else:
         return None
-    return Response(body, status=body["status"], headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+    return body, headers
+
+
+_DOMAIN_TITLES: dict[type[DomainError], tuple[str, str]] = {
+    ValidationFailed: ("Invalid request", "validation-error"),
+    InvalidTransition: ("Not allowed in this state", "invalid-transition"),
+    NotPermitted: ("Forbidden", "not-permitted"),
+    NotFound: ("Not Found", "not-found"),
+}
+
+
+def _domain_problem(exc: DomainError) -> dict[str, Any]:
+    """A service's refusal: its status, its message as detail, its field (`lines.0.quantity`)."""
+    title, slug = next(
+        (value for klass, value in _DOMAIN_TITLES.items() if isinstance(exc, klass)),
+        ("Request refused", exc.code.replace("_", "-")),
+    )
+    errors = {field_path(exc.field): [exc.message]} if exc.field else None
+    return problem_body(exc.status, title=title, detail=exc.message, type_slug=slug, errors=errors)
+
+
+def field_path(field: str) -> str:
+    """Services name fields `lines[0].quantity`; problems use `lines.0.quantity` like DRF's errors."""
+    return re.sub(r"\[(\d+)\]", r".\1", field)
 
 
 def _detail_text(detail: Any) -> str:

@@ -1,0 +1,234 @@
+"""`payments/` (+ `refund/`) and `accounts/<id>/statement/`: thin views over the payment services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.views import APIView
+
+from apps.accounts.models import Account
+from apps.core.api.fields import UUID_PATTERN
+from apps.core.api.permissions import BillingAccess, BillingAdmin, request_principal
+from apps.core.money import money_str
+from apps.invoices.api.views import account_by_id
+from apps.payments.api.serializers import (
+    PAYMENT_EXAMPLE,
+    REFUND_EXAMPLE,
+    PaymentCreateInput,
+    PaymentOutput,
+    RefundInput,
+    StatementOutput,
+    StatementQuery,
+)
+from apps.payments.models import Payment, PaymentMethod, PaymentStatus
+from apps.payments.selectors import account_statement
+from apps.payments.services import AllocationInput, payment_record, payment_refund
+
+PAYMENT_EXAMPLES = [OpenApiExample("A payment", value=PAYMENT_EXAMPLE, response_only=True)]
+
+
+class PaymentFilter(django_filters.FilterSet):
+    account = django_filters.UUIDFilter(field_name="account_id")
+    status = django_filters.ChoiceFilter(choices=PaymentStatus.choices)
+    method = django_filters.ChoiceFilter(choices=PaymentMethod.choices)
+    reference = django_filters.CharFilter()
+    gateway_reference = django_filters.CharFilter()
+    received_after = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
+    received_before = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
+
+    class Meta:
+        model = Payment
+        fields = ["account", "status", "method", "reference", "gateway_reference"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List payments", examples=PAYMENT_EXAMPLES),
+    retrieve=extend_schema(summary="Get a payment", examples=PAYMENT_EXAMPLES),
+)
+@extend_schema(tags=["payments"])
+class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Payment]):
+    """Payments received: recorded with optional explicit allocations; refunds."""
+
+    permission_classes = [BillingAccess]
+    serializer_class = PaymentOutput
+    lookup_value_regex = UUID_PATTERN
+    filterset_class = PaymentFilter
+    ordering_fields = ["created_at", "received_at", "amount"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self) -> QuerySet[Payment]:
+        return Payment.objects.prefetch_related("allocations", "refunds__payment")
+
+    def _answer(self, payment: Payment, status: int = 200) -> Response:
+        return Response(PaymentOutput(self.get_queryset().get(pk=payment.pk)).data, status=status)
+
+    @extend_schema(
+        summary="Record a payment",
+        description="Send an Idempotency-Key: a retried payment is then recorded once.",
+        request=PaymentCreateInput,
+        responses={201: PaymentOutput},
+        examples=[
+            OpenApiExample(
+                "Bank transfer",
+                request_only=True,
+                value={
+                    "account": PAYMENT_EXAMPLE["account"],
+                    "amount": "25000.00",
+                    "currency": "NGN",
+                    "method": "bank_transfer",
+                    "reference": "TRF-778",
+                    "allocations": [PAYMENT_EXAMPLE["allocations"][0]],
+                },
+            ),
+            OpenApiExample("Recorded", value=PAYMENT_EXAMPLE, response_only=True, status_codes=["201"]),
+        ],
+    )
+    def create(self, request: Request) -> Response:
+        data = PaymentCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        allocations = values.get("allocations")
+        payment = payment_record(
+            account=account_by_id(values["account"]),
+            amount=values["amount"],
+            currency=values["currency"],
+            method=values["method"],
+            reference=values["reference"],
+            gateway_reference=values["gateway_reference"],
+            received_at=values.get("received_at"),
+            metadata=values.get("metadata"),
+            allocations=[AllocationInput(invoice=str(item["invoice"]), amount=item["amount"]) for item in allocations]
+            if allocations
+            else None,
+            actor=request_principal(request),
+        )
+        response = self._answer(payment, status=201)
+        response["Location"] = reverse("api:payment-detail", kwargs={"pk": payment.pk}, request=request)
+        return response
+
+    @extend_schema(
+        summary="Refund a payment",
+        description="First from its unallocated credit, then from its invoices (newest first; they reopen). "
+        "Needs billing.admin. Answers the payment with its refunds.",
+        request=RefundInput,
+        responses={200: PaymentOutput},
+        examples=[
+            OpenApiExample("Partial refund", value={"amount": "5000.00", "reason": "Double charge"}, request_only=True),
+            OpenApiExample(
+                "Refunded",
+                response_only=True,
+                value={**PAYMENT_EXAMPLE, "amount_refunded": "5000.00", "refunds": [REFUND_EXAMPLE]},
+            ),
+        ],
+    )
+    @action(detail=True, methods=["post"], permission_classes=[BillingAdmin])
+    def refund(self, request: Request, pk: str) -> Response:
+        data = RefundInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        payment = self.get_object()
+        payment_refund(
+            payment=payment,
+            amount=data.validated_data["amount"],
+            reason=data.validated_data["reason"],
+            actor=request_principal(request),
+        )
+        return self._answer(payment)
+
+
+class AccountStatementView(APIView):
+    """An account's statement: invoices, payments, refunds, credit notes, voids, write-offs."""
+
+    permission_classes = [BillingAccess]
+
+    @extend_schema(
+        operation_id="accounts_statement",
+        tags=["accounts"],
+        summary="An account's statement",
+        description="Every movement with the running balance; over the whole history the closing balance is "
+        "the account's balance.",
+        parameters=[
+            OpenApiParameter("start", type=str, description="First day (YYYY-MM-DD), inclusive."),
+            OpenApiParameter("end", type=str, description="Last day (YYYY-MM-DD), inclusive."),
+        ],
+        responses={200: StatementOutput},
+        examples=[
+            OpenApiExample(
+                "Statement",
+                response_only=True,
+                value={
+                    "account": PAYMENT_EXAMPLE["account"],
+                    "currency": "NGN",
+                    "start": None,
+                    "end": None,
+                    "opening_balance": "0.00",
+                    "closing_balance": "0.00",
+                    "entries": [
+                        {
+                            "date": "2026-11-25",
+                            "kind": "invoice",
+                            "reference": "INV-2026-000042",
+                            "description": "Invoice INV-2026-000042",
+                            "document": "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+                            "debit": "25000.00",
+                            "credit": "0.00",
+                            "balance": "25000.00",
+                        },
+                        {
+                            "date": "2026-11-26",
+                            "kind": "payment",
+                            "reference": "TRF-778",
+                            "description": "Payment (Bank transfer)",
+                            "document": PAYMENT_EXAMPLE["id"],
+                            "debit": "0.00",
+                            "credit": "25000.00",
+                            "balance": "0.00",
+                        },
+                    ],
+                },
+            )
+        ],
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        query = StatementQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        account = get_object_or_404(Account, pk=pk)
+        statement = account_statement(
+            account=account, start=query.validated_data.get("start"), end=query.validated_data.get("end")
+        )
+        currency = account.currency
+
+        def money(value: Any) -> str:
+            return money_str(value, currency)
+
+        return Response(
+            {
+                "account": str(account.pk),
+                "currency": currency,
+                "start": statement.start,
+                "end": statement.end,
+                "opening_balance": money(statement.opening_balance),
+                "closing_balance": money(statement.closing_balance),
+                "entries": [
+                    {
+                        "date": entry.date,
+                        "kind": entry.kind,
+                        "reference": entry.reference,
+                        "description": entry.description,
+                        "document": entry.document,
+                        "debit": money(entry.debit),
+                        "credit": money(entry.credit),
+                        "balance": money(balance),
+                    }
+                    for entry, balance in statement.entries
+                ],
+            }
+        )
