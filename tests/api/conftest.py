@@ -111,6 +111,27 @@ def live_api() -> Iterator[str]:
         thread.join(timeout=10)
 
 
+def post_together(base_url: str, path: str, count: int, body: Any, headers: dict[str, str]) -> list[Any]:
+    """POST the same request `count` times at once (released by a barrier), each on its own connection."""
+    import httpx
+
+    barrier = threading.Barrier(count)
+    responses: list[httpx.Response] = []
+
+    def send() -> None:
+        with httpx.Client(base_url=base_url, timeout=60) as client:
+            barrier.wait(timeout=30)
+            responses.append(client.post(path, json=body, headers=headers))
+
+    threads = [threading.Thread(target=send) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    assert len(responses) == count
+    return responses
+
+
 def in_own_connection(work: Callable[[], Any]) -> Any:
     """Run `work` in a thread with its own (autocommit) connection: commits outlive the test's rollback."""
     from django.db import connections

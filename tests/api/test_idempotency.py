@@ -22,7 +22,7 @@ from apps.events.models import Event
 from apps.tenants.api.idempotency import request_fingerprint
 from apps.tenants.models import IdempotencyRecord, Tenant
 from apps.tenants.services import api_key_create, idempotency_records_prune
-from tests.api.conftest import assert_problem, bearer, in_own_connection, operator_token, token
+from tests.api.conftest import assert_problem, bearer, in_own_connection, operator_token, post_together, token
 
 pytestmark = pytest.mark.django_db
 
@@ -201,28 +201,9 @@ def test_parallel_duplicates_have_exactly_one_effect(live_api: str, probe: str, 
     subject = f"race-{uuid.uuid4().hex[:8]}"
     cleanup_probe.append(subject)
     alice = token(sub=f"alice-{subject}")
-    parallel = 12
-    barrier = threading.Barrier(parallel)
-    responses: list[httpx.Response] = []
+    headers = {"Authorization": f"Bearer {alice}", "Idempotency-Key": subject}
+    responses = post_together(live_api, probe, 12, {"name": subject}, headers)
 
-    def send() -> None:
-        with httpx.Client(base_url=live_api, timeout=30) as client:
-            barrier.wait()
-            responses.append(
-                client.post(
-                    probe,
-                    json={"name": subject},
-                    headers={"Authorization": f"Bearer {alice}", "Idempotency-Key": subject},
-                )
-            )
-
-    threads = [threading.Thread(target=send) for _ in range(parallel)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert len(responses) == parallel
     assert committed_events(subject) == 1
     originals = [response for response in responses if "Idempotent-Replayed" not in response.headers]
     assert len(originals) == 1
