@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test checks lint typecheck setup bench clean
+.PHONY: run test checks lint typecheck setup system-deps bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { \
@@ -17,10 +17,27 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 setup: $(STAMP)
 
-run: setup
+# WeasyPrint (invoice PDFs) needs pango, harfbuzz-subset and a font from Debian. No-op when present;
+# installs them when run as root (CI, fresh machines), otherwise says what to install.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+system-deps: setup
+	@if $(PY) -c "import ctypes.util, sys, weasyprint; sys.exit(ctypes.util.find_library('harfbuzz-subset') is None)" \
+	    >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing WeasyPrint's system packages: $(SYSTEM_PACKAGES)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null 2>&1 \
+	    || { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null; }; \
+	elif $(PY) -c "import weasyprint" >/dev/null 2>&1; then \
+	  echo "note: for smaller PDFs install libharfbuzz-subset0 (apt-get install libharfbuzz-subset0)"; \
+	else \
+	  echo "WeasyPrint cannot load its libraries: run 'sudo apt-get install $(SYSTEM_PACKAGES)'"; exit 1; \
+	fi
+
+run: setup system-deps
 	$(PY) -m billing_project.devenv run
 
-test: setup
+test: setup system-deps
 	$(PY) -m billing_project.devenv exec -- $(MAKE) --no-print-directory checks
 
 # Runs inside `make test`, with the services up.

@@ -268,6 +268,7 @@ TWILIO_BASE_URL = env.str("TWILIO_BASE_URL", default="")
 STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 
 DEFAULT_NOT_FOUND_TENANT_VIEW = "apps.tenants.views.unknown_host"
 

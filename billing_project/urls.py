@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from apps.core.api.views import api_not_found
+from apps.invoices.views import invoice_document, invoice_document_pdf
+from apps.payments.views import account_statement_document
 
 admin.site.site_header = "DotMac Billing"
 admin.site.site_title = "DotMac Billing"
@@ -11,6 +13,13 @@ admin.site.index_title = "Back office"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("documents/invoices/<uuid:invoice_id>/", invoice_document, name="invoice-document"),
+    path("documents/invoices/<uuid:invoice_id>/pdf/", invoice_document_pdf, name="invoice-document-pdf"),
+    path(
+        "documents/accounts/<uuid:account_id>/statement/",
+        account_statement_document,
+        name="account-statement-document",
+    ),
     path("api/v1/", include("billing_project.api_urls")),
     re_path(r"^api/", api_not_found),
 ]

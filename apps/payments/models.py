@@ -128,3 +128,89 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"refund {self.amount} of {self.payment_id}"
+
+
+class PaymentMethodOnFile(models.Model):
+    """A payment method saved with a gateway (a Stripe card on a Stripe customer), chargeable off-session.
+
+    The account's default method is the one `payment_charge_saved_method` charges.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="payment_methods")
+    gateway = models.CharField(max_length=20, default="stripe")
+    customer_reference = models.CharField(max_length=200, help_text="The gateway's customer id (Stripe cus_...).")
+    payment_method_reference = models.CharField(
+        max_length=200, help_text="The gateway's payment method id (Stripe pm_...)."
+    )
+    brand = models.CharField(max_length=30, blank=True)
+    last4 = models.CharField(max_length=4, blank=True)
+    is_default = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_default", "-created_at"]
+        verbose_name = "payment method on file"
+        verbose_name_plural = "payment methods on file"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gateway", "payment_method_reference"], name="payment_method_on_file_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["account"], condition=Q(is_default=True), name="payment_method_one_default_per_account"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        label = f"{self.brand} ••••{self.last4}" if self.last4 else self.payment_method_reference
+        return f"{self.gateway}: {label}"
+
+
+class ChargeStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class ChargeAttempt(models.Model):
+    """One off-session charge of a saved payment method.
+
+    Written (and committed, outside a caller's transaction) before the gateway is called: its
+    id is the gateway's idempotency key, so a retry after a lost response or a crash replays
+    the same charge instead of making a second one. Its outcome is a Payment (succeeded or
+    failed), recorded once by whichever of the charge call and the gateway's webhook gets
+    there first.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="charge_attempts")
+    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    payment_method = models.ForeignKey(PaymentMethodOnFile, on_delete=models.PROTECT, related_name="charges")
+    gateway = models.CharField(max_length=20)
+    currency = models.CharField(max_length=3)
+    amount = money_field()
+    status = models.CharField(max_length=10, choices=ChargeStatus.choices, default=ChargeStatus.PENDING)
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    gateway_reference = models.CharField(max_length=200, blank=True, help_text="Stripe PaymentIntent id.")
+    payment = models.OneToOneField(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="charge_attempt"
+    )
+    failure_code = models.CharField(max_length=100, blank=True)
+    failure_message = models.CharField(max_length=500, blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["account", "status"], name="charge_attempt_account_status")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="charge_attempt_amount_positive"),
+            models.CheckConstraint(condition=Q(status__in=ChargeStatus.values), name="charge_attempt_status_valid"),
+            models.UniqueConstraint(
+                fields=["account"], condition=Q(status="pending"), name="charge_attempt_one_pending_per_account"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"charge {self.amount} {self.currency} ({self.status})"

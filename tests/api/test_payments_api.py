@@ -163,28 +163,38 @@ def test_the_statement_runs_to_the_accounts_balance(writer: JsonClient, admin: J
     admin.post(f"{PAYMENTS}{payment['id']}/refund/", {"amount": "7000.00", "reason": "Double charge"})
 
     statement = writer.get(f"/api/v1/accounts/{account['id']}/statement/").json()
-    assert [(e["kind"], e["debit"], e["credit"], e["balance"]) for e in statement["entries"]] == [
-        ("invoice", "25000.00", "0.00", "25000.00"),
-        ("invoice", "500.00", "0.00", "25500.00"),
-        ("void", "0.00", "500.00", "25000.00"),
-        ("invoice", "800.00", "0.00", "25800.00"),
-        ("write_off", "0.00", "800.00", "25000.00"),
-        ("payment", "0.00", "30000.00", "-5000.00"),
-        ("credit_note", "0.00", "1000.00", "-6000.00"),
-        ("refund", "7000.00", "0.00", "1000.00"),
+    assert [(line["kind"], line["amount"], line["balance"]) for line in statement["lines"]] == [
+        ("invoice", "25000.00", "25000.00"),
+        ("invoice", "500.00", "25500.00"),
+        ("void", "-500.00", "25000.00"),
+        ("invoice", "800.00", "25800.00"),
+        ("write_off", "-800.00", "25000.00"),
+        ("payment", "-30000.00", "-5000.00"),
+        ("credit_note", "-1000.00", "-6000.00"),
+        ("refund", "7000.00", "1000.00"),
     ]
-    assert (statement["opening_balance"], statement["closing_balance"]) == ("0.00", "1000.00")
+    totals = ("opening_balance", "invoiced", "voided", "credited", "paid", "refunded", "written_off", "closing_balance")
+    assert [statement[name] for name in totals] == [
+        "0.00",
+        "26300.00",
+        "500.00",
+        "1000.00",
+        "30000.00",
+        "7000.00",
+        "800.00",
+        "1000.00",
+    ]
     assert statement["closing_balance"] == balance(writer, account)
-    assert statement["entries"][5]["reference"] == "TRF-1"
+    assert statement["lines"][5]["reference"] == "TRF-1"
 
 
 def test_a_statement_period_starts_from_its_opening_balance(writer: JsonClient, account: dict) -> None:
     invoice_for(writer, account, "25000.00")
     path = f"/api/v1/accounts/{account['id']}/statement/"
-    future = writer.get(f"{path}?start=2999-01-01").json()
-    assert (future["opening_balance"], future["closing_balance"], future["entries"]) == ("25000.00", "25000.00", [])
-    past = writer.get(f"{path}?end=2000-01-01").json()
-    assert (past["opening_balance"], past["closing_balance"], past["entries"]) == ("0.00", "0.00", [])
+    future = writer.get(f"{path}?start=2999-01-01&end=2999-01-31").json()
+    assert (future["opening_balance"], future["closing_balance"], future["lines"]) == ("25000.00", "25000.00", [])
+    past = writer.get(f"{path}?start=1999-01-01&end=2000-01-01").json()
+    assert (past["opening_balance"], past["closing_balance"], past["lines"]) == ("0.00", "0.00", [])
     problem = assert_problem(writer.get(f"{path}?start=2026-02-01&end=2026-01-01"), 400, type_slug="validation-error")
-    assert problem["errors"] == {"end": ["The end lies before the start."]}
+    assert problem["errors"] == {"end": ["the statement ends before it starts"]}
     assert_problem(writer.get(f"{path}?start=someday"), 400, type_slug="validation-error")

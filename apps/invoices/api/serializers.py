@@ -7,8 +7,8 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.core.api.fields import DecimalOutputField, DecimalStringField, MoneyField
+from apps.invoices.lines import MAX_LINES, LineInput
 from apps.invoices.models import CreditNote, Invoice, InvoiceLine
-from apps.invoices.services import MAX_LINES, LineInput
 
 LINE_EXAMPLE: dict[str, Any] = {
     "id": "0f5a3c1d-7e2b-4a9c-8d1e-2b3c4d5e6f70",

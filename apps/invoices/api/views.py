@@ -37,8 +37,8 @@ from apps.invoices.api.serializers import (
     lines_of,
 )
 from apps.invoices.credit_notes import credit_note_issue
+from apps.invoices.documents import invoice_pdf
 from apps.invoices.models import CreditNote, Invoice, InvoiceStatus
-from apps.invoices.pdf import invoice_pdf
 from apps.invoices.services import (
     invoice_create,
     invoice_delete_draft,

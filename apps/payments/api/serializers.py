@@ -112,32 +112,33 @@ class RefundInput(serializers.Serializer[dict[str, Any]]):
     reason = serializers.CharField(max_length=500)
 
 
-class StatementEntryOutput(serializers.Serializer[dict[str, Any]]):
+class StatementLineOutput(serializers.Serializer[dict[str, Any]]):
     date = serializers.DateField()
-    kind = serializers.ChoiceField(choices=["invoice", "void", "write_off", "payment", "refund", "credit_note"])
+    kind = serializers.ChoiceField(
+        choices=["invoice", "void", "credit_note", "payment", "refund", "write_off", "recovery"]
+    )
     reference = serializers.CharField()
     description = serializers.CharField()
-    document = serializers.UUIDField(help_text="The id of the invoice, payment, refund or credit note.")
-    debit = serializers.CharField(help_text="Raises what the account owes.")
-    credit = serializers.CharField(help_text="Lowers what the account owes.")
-    balance = serializers.CharField(help_text="What the account owes after this entry (negative: in credit).")
+    amount = serializers.CharField(help_text="Positive raises what the account owes, negative lowers it.")
+    balance = serializers.CharField(help_text="What the account owes after this line (negative: in credit).")
 
 
 class StatementOutput(serializers.Serializer[dict[str, Any]]):
     account = serializers.UUIDField()
     currency = serializers.CharField()
-    start = serializers.DateField(allow_null=True)
-    end = serializers.DateField(allow_null=True)
+    start = serializers.DateField()
+    end = serializers.DateField()
     opening_balance = serializers.CharField()
+    invoiced = serializers.CharField()
+    voided = serializers.CharField()
+    credited = serializers.CharField()
+    paid = serializers.CharField()
+    refunded = serializers.CharField()
+    written_off = serializers.CharField(help_text="Net of money recovered on written-off invoices.")
     closing_balance = serializers.CharField()
-    entries = StatementEntryOutput(many=True)
+    lines = StatementLineOutput(many=True)
 
 
 class StatementQuery(serializers.Serializer[dict[str, Any]]):
-    start = serializers.DateField(required=False, help_text="First day (inclusive).")
-    end = serializers.DateField(required=False, help_text="Last day (inclusive).")
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs.get("start") and attrs.get("end") and attrs["start"] > attrs["end"]:
-            raise serializers.ValidationError({"end": ["The end lies before the start."]})
-        return attrs
+    start = serializers.DateField(required=False, help_text="First day (inclusive); default the 1st of this month.")
+    end = serializers.DateField(required=False, help_text="Last day (inclusive); default today.")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from decimal import Decimal
 
 import django_filters
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
@@ -19,6 +20,7 @@ from apps.accounts.models import Account
 from apps.core.api.fields import UUID_PATTERN
 from apps.core.api.permissions import BillingAccess, BillingAdmin, request_principal
 from apps.core.money import money_str
+from apps.core.tenancy import tenant_today
 from apps.invoices.api.views import account_by_id
 from apps.payments.api.serializers import (
     PAYMENT_EXAMPLE,
@@ -153,11 +155,12 @@ class AccountStatementView(APIView):
         operation_id="accounts_statement",
         tags=["accounts"],
         summary="An account's statement",
-        description="Every movement with the running balance; over the whole history the closing balance is "
-        "the account's balance.",
+        description="Opening balance, every movement with the running balance, totals and the closing "
+        "balance for [start, end] (tenant timezone). The closing balance at the end of today is the "
+        "account's balance.",
         parameters=[
-            OpenApiParameter("start", type=str, description="First day (YYYY-MM-DD), inclusive."),
-            OpenApiParameter("end", type=str, description="Last day (YYYY-MM-DD), inclusive."),
+            OpenApiParameter("start", type=OpenApiTypes.DATE, description="First day; default the 1st of the month."),
+            OpenApiParameter("end", type=OpenApiTypes.DATE, description="Last day; default today."),
         ],
         responses={200: StatementOutput},
         examples=[
@@ -167,29 +170,31 @@ class AccountStatementView(APIView):
                 value={
                     "account": PAYMENT_EXAMPLE["account"],
                     "currency": "NGN",
-                    "start": None,
-                    "end": None,
+                    "start": "2026-11-01",
+                    "end": "2026-11-30",
                     "opening_balance": "0.00",
+                    "invoiced": "25000.00",
+                    "voided": "0.00",
+                    "credited": "0.00",
+                    "paid": "25000.00",
+                    "refunded": "0.00",
+                    "written_off": "0.00",
                     "closing_balance": "0.00",
-                    "entries": [
+                    "lines": [
                         {
                             "date": "2026-11-25",
                             "kind": "invoice",
                             "reference": "INV-2026-000042",
-                            "description": "Invoice INV-2026-000042",
-                            "document": "8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
-                            "debit": "25000.00",
-                            "credit": "0.00",
+                            "description": "Invoice",
+                            "amount": "25000.00",
                             "balance": "25000.00",
                         },
                         {
                             "date": "2026-11-26",
                             "kind": "payment",
                             "reference": "TRF-778",
-                            "description": "Payment (Bank transfer)",
-                            "document": PAYMENT_EXAMPLE["id"],
-                            "debit": "0.00",
-                            "credit": "25000.00",
+                            "description": "Payment, bank transfer",
+                            "amount": "-25000.00",
                             "balance": "0.00",
                         },
                     ],
@@ -201,34 +206,40 @@ class AccountStatementView(APIView):
         query = StatementQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         account = get_object_or_404(Account, pk=pk)
+        today = tenant_today()
         statement = account_statement(
-            account=account, start=query.validated_data.get("start"), end=query.validated_data.get("end")
+            account=account,
+            start=query.validated_data.get("start", today.replace(day=1)),
+            end=query.validated_data.get("end", today),
         )
-        currency = account.currency
 
-        def money(value: Any) -> str:
-            return money_str(value, currency)
+        def money(value: Decimal) -> str:
+            return money_str(value, statement.currency)
 
         return Response(
             {
                 "account": str(account.pk),
-                "currency": currency,
+                "currency": statement.currency,
                 "start": statement.start,
                 "end": statement.end,
                 "opening_balance": money(statement.opening_balance),
+                "invoiced": money(statement.invoiced),
+                "voided": money(statement.voided),
+                "credited": money(statement.credited),
+                "paid": money(statement.paid),
+                "refunded": money(statement.refunded),
+                "written_off": money(statement.written_off),
                 "closing_balance": money(statement.closing_balance),
-                "entries": [
+                "lines": [
                     {
-                        "date": entry.date,
-                        "kind": entry.kind,
-                        "reference": entry.reference,
-                        "description": entry.description,
-                        "document": entry.document,
-                        "debit": money(entry.debit),
-                        "credit": money(entry.credit),
-                        "balance": money(balance),
+                        "date": line.date,
+                        "kind": line.kind,
+                        "reference": line.reference,
+                        "description": line.description,
+                        "amount": money(line.amount),
+                        "balance": money(line.balance),
                     }
-                    for entry, balance in statement.entries
+                    for line in statement.lines
                 ],
             }
         )
