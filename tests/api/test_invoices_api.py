@@ -146,6 +146,7 @@ def test_the_pdf_is_a_pdf(reader: JsonClient, writer: JsonClient, account: dict)
         ({"account": "00000000-0000-0000-0000-000000000000"}, "account", "no account"),
         ({"account": "not-a-uuid"}, "account", "Must be a valid UUID."),
         ({"due_date": "2026-13-45"}, "due_date", "Date has wrong format"),
+        ({"issue_date": "9999-12-31", "finalize": True}, "issue_date", "Dates end on 2999-12-31."),
     ],
 )
 def test_bad_invoices_are_refused_field_by_field(

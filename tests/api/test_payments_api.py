@@ -92,6 +92,8 @@ def test_without_allocations_the_oldest_due_is_paid_first_and_the_rest_is_credit
         ({"method": "cheque"}, "method", '"cheque" is not a valid choice.'),
         ({"account": "00000000-0000-0000-0000-000000000000"}, "account", "no account"),
         ({"received_at": "yesterday"}, "received_at", "Datetime has wrong format"),
+        ({"received_at": "9999-12-31T23:00:00-05:00"}, "received_at", "Datetime value out of range."),
+        ({"received_at": "1800-01-01T00:00:00Z"}, "received_at", "Dates start on 1900-01-01."),
         (
             {"allocations": [{"invoice": "00000000-0000-0000-0000-000000000000", "amount": "1"}]},
             "allocations.0.invoice",
@@ -198,3 +200,5 @@ def test_a_statement_period_starts_from_its_opening_balance(writer: JsonClient, 
     problem = assert_problem(writer.get(f"{path}?start=2026-02-01&end=2026-01-01"), 400, type_slug="validation-error")
     assert problem["errors"] == {"end": ["the statement ends before it starts"]}
     assert_problem(writer.get(f"{path}?start=someday"), 400, type_slug="validation-error")
+    problem = assert_problem(writer.get(f"{path}?end=9999-12-31"), 400, type_slug="validation-error")
+    assert problem["errors"] == {"end": ["Dates end on 2999-12-31."]}

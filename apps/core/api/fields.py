@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal
 from typing import Any
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -77,3 +79,33 @@ class DecimalOutputField(serializers.Field):
     def to_representation(self, value: Decimal) -> str:
         normalized = value.normalize()
         return format(normalized, "f")
+
+
+# Dates the ledger accepts: wide enough for any import, narrow enough that date arithmetic
+# (due date = issue date + terms, the day after a period, timezone shifts) cannot overflow.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2999, 12, 31)
+
+
+class LedgerDateField(serializers.DateField):
+    """A date between 1900-01-01 and 2999-12-31."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("validators", [])
+        kwargs["validators"] += [
+            MinValueValidator(EARLIEST_DATE, message="Dates start on 1900-01-01."),
+            MaxValueValidator(LATEST_DATE, message="Dates end on 2999-12-31."),
+        ]
+        super().__init__(**kwargs)
+
+
+class LedgerDateTimeField(serializers.DateTimeField):
+    """A moment between 1900-01-01 and 2999-12-31 (UTC)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("validators", [])
+        kwargs["validators"] += [
+            MinValueValidator(dt.datetime(1900, 1, 1, tzinfo=dt.UTC), message="Dates start on 1900-01-01."),
+            MaxValueValidator(dt.datetime(2999, 12, 31, tzinfo=dt.UTC), message="Dates end on 2999-12-31."),
+        ]
+        super().__init__(**kwargs)

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.core.api.fields import DecimalOutputField, DecimalStringField, MoneyField
+from apps.core.api.fields import DecimalOutputField, DecimalStringField, LedgerDateField, MoneyField
 from apps.invoices.lines import MAX_LINES, LineInput
 from apps.invoices.models import CreditNote, Invoice, InvoiceLine
 
@@ -123,8 +123,8 @@ def lines_of(values: list[dict[str, Any]]) -> list[LineInput]:
 class InvoiceCreateInput(serializers.Serializer[dict[str, Any]]):
     account = serializers.UUIDField()
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, help_text="Defaults to the account's.")
-    issue_date = serializers.DateField(required=False, allow_null=True, help_text="Given for imported invoices.")
-    due_date = serializers.DateField(
+    issue_date = LedgerDateField(required=False, allow_null=True, help_text="Given for imported invoices.")
+    due_date = LedgerDateField(
         required=False, allow_null=True, help_text="Kept as given (may lie in the past); else from payment terms."
     )
     memo = serializers.CharField(required=False, allow_blank=True, max_length=2000)
@@ -135,7 +135,7 @@ class InvoiceCreateInput(serializers.Serializer[dict[str, Any]]):
 
 
 class InvoiceUpdateInput(serializers.Serializer[dict[str, Any]]):
-    due_date = serializers.DateField(required=False, allow_null=True)
+    due_date = LedgerDateField(required=False, allow_null=True)
     memo = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     metadata = serializers.DictField(required=False)
     lines = serializers.ListField(

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.core.api.fields import DecimalStringField, MoneyField
+from apps.core.api.fields import DecimalStringField, LedgerDateField, LedgerDateTimeField, MoneyField
 from apps.core.money import money_str
 from apps.payments.models import Payment, PaymentAllocation, PaymentMethod, Refund
 
@@ -96,7 +96,7 @@ class PaymentCreateInput(serializers.Serializer[dict[str, Any]]):
     gateway_reference = serializers.CharField(
         max_length=200, required=False, allow_blank=True, default="", help_text="Unique per gateway when given."
     )
-    received_at = serializers.DateTimeField(required=False, allow_null=True, help_text="Defaults to now.")
+    received_at = LedgerDateTimeField(required=False, allow_null=True, help_text="Defaults to now.")
     metadata = serializers.DictField(required=False)
     allocations = serializers.ListField(
         child=AllocationInput(),
@@ -140,5 +140,5 @@ class StatementOutput(serializers.Serializer[dict[str, Any]]):
 
 
 class StatementQuery(serializers.Serializer[dict[str, Any]]):
-    start = serializers.DateField(required=False, help_text="First day (inclusive); default the 1st of this month.")
-    end = serializers.DateField(required=False, help_text="Last day (inclusive); default today.")
+    start = LedgerDateField(required=False, help_text="First day (inclusive); default the 1st of this month.")
+    end = LedgerDateField(required=False, help_text="Last day (inclusive); default today.")
