@@ -5,11 +5,9 @@ from __future__ import annotations
 import django_filters
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
-from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.reverse import reverse
 
 from apps.accounts.api.serializers import (
     ACCOUNT_EXAMPLE,
@@ -20,8 +18,8 @@ from apps.accounts.api.serializers import (
 )
 from apps.accounts.models import Account, AccountStatus
 from apps.accounts.services import account_close, account_create, account_reactivate, account_suspend, account_update
-from apps.core.api.fields import UUID_PATTERN
-from apps.core.api.permissions import BillingAccess, BillingAdmin, request_principal
+from apps.core.api.permissions import BillingAdmin, request_principal
+from apps.core.api.views import ResourceViewSet
 
 EXAMPLE = [OpenApiExample("An account", value=ACCOUNT_EXAMPLE, response_only=True)]
 
@@ -44,15 +42,12 @@ class AccountFilter(django_filters.FilterSet):
     retrieve=extend_schema(summary="Get an account", examples=EXAMPLE),
 )
 @extend_schema(tags=["accounts"])
-class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Account]):
+class AccountViewSet(ResourceViewSet[Account]):
     """Billing accounts: create, read, update, suspend, reactivate, close; statement under statement/."""
 
-    permission_classes = [BillingAccess]
     serializer_class = AccountOutput
-    lookup_value_regex = UUID_PATTERN
     filterset_class = AccountFilter
     ordering_fields = ["created_at", "name", "number"]
-    ordering = ["-created_at"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Account]:
@@ -85,8 +80,7 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         account = account_create(
             name=fields.pop("name"), currency=fields.pop("currency"), actor=request_principal(request), **fields
         )
-        location = reverse("api:account-detail", kwargs={"pk": account.pk}, request=request)
-        return Response(AccountOutput(account).data, status=201, headers={"Location": location})
+        return self.respond_created(account)
 
     @extend_schema(
         summary="Update an account",
@@ -102,7 +96,7 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         data = AccountUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         account = account_update(account=self.get_object(), actor=request_principal(request), **data.validated_data)
-        return Response(AccountOutput(account).data)
+        return self.respond(account)
 
     @extend_schema(
         summary="Suspend an account",
@@ -121,7 +115,7 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         account = account_suspend(
             account=self.get_object(), reason=data.validated_data["reason"], actor=request_principal(request)
         )
-        return Response(AccountOutput(account).data)
+        return self.respond(account)
 
     @extend_schema(
         summary="Reactivate an account",
@@ -139,7 +133,7 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         account = account_reactivate(
             account=self.get_object(), reason=data.validated_data["reason"], actor=request_principal(request)
         )
-        return Response(AccountOutput(account).data)
+        return self.respond(account)
 
     @extend_schema(
         summary="Close an account",
@@ -151,4 +145,4 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @action(detail=True, methods=["post"], permission_classes=[BillingAdmin])
     def close(self, request: Request, pk: str) -> Response:
         account = account_close(account=self.get_object(), actor=request_principal(request))
-        return Response(AccountOutput(account).data)
+        return self.respond(account)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
-from rest_framework import serializers
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
+from apps.core.api.fields import UUID_PATTERN
+from apps.core.api.permissions import BillingAccess
 from apps.core.api.problems import problem_response
 from billing_project import (
     API_VERSION,
@@ -72,3 +78,28 @@ def api_not_found(request: HttpRequest) -> HttpResponse:
         if match is not None and match.func is not api_not_found:
             detail += f" API paths end with a slash: {request.path_info}/"
     return problem_response(404, detail=detail)
+
+
+_M = TypeVar("_M", bound=Model)
+
+
+class ResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[_M]):
+    """A tenant resource: list (newest first, cursor-paginated) and retrieve by UUID, billing roles.
+
+    Resources add `create` and their action sub-paths, each calling its service, and answer
+    with `respond` (the fresh representation) or `respond_created` (201 with Location).
+    """
+
+    permission_classes = [BillingAccess]
+    lookup_value_regex = UUID_PATTERN
+    ordering = ["-created_at"]
+
+    def respond(self, instance: _M, status: int = 200) -> Response:
+        """The object as it is now in the database, read through this resource's queryset."""
+        fresh = self.get_queryset().get(pk=instance.pk)
+        return Response(self.get_serializer(fresh).data, status=status)
+
+    def respond_created(self, instance: _M) -> Response:
+        response = self.respond(instance, status=201)
+        response["Location"] = reverse(f"api:{self.basename}-detail", kwargs={"pk": instance.pk}, request=self.request)
+        return response

@@ -10,18 +10,16 @@ from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.reverse import reverse
 
 from apps.accounts.api.serializers import ReasonInput
 from apps.accounts.models import Account
-from apps.core.api.fields import UUID_PATTERN
-from apps.core.api.permissions import BillingAccess, BillingAdmin, request_principal
+from apps.core.api.permissions import BillingAdmin, request_principal
 from apps.core.api.principal import ApiPrincipal
 from apps.core.api.problems import problem_for_exception
+from apps.core.api.views import ResourceViewSet
 from apps.core.errors import ValidationFailed
 from apps.core.tenancy import tenant_today
 from apps.invoices.api.serializers import (
@@ -118,22 +116,16 @@ class InvoiceFilter(django_filters.FilterSet):
     retrieve=extend_schema(summary="Get an invoice", examples=INVOICE_EXAMPLES),
 )
 @extend_schema(tags=["invoices"])
-class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Invoice]):
+class InvoiceViewSet(ResourceViewSet[Invoice]):
     """Invoices: drafts with lines, finalize, send, void, write off, PDF, bulk creation."""
 
-    permission_classes = [BillingAccess]
     serializer_class = InvoiceOutput
-    lookup_value_regex = UUID_PATTERN
     filterset_class = InvoiceFilter
     ordering_fields = ["created_at", "due_date", "issue_date", "number", "total"]
-    ordering = ["-created_at"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Invoice]:
         return Invoice.objects.prefetch_related("lines")
-
-    def _answer(self, invoice: Invoice, status: int = 200) -> Response:
-        return Response(InvoiceOutput(self.get_queryset().get(pk=invoice.pk)).data, status=status)
 
     @extend_schema(
         summary="Create an invoice",
@@ -150,9 +142,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         data = InvoiceCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         invoice = create_invoice(data.validated_data, request_principal(request))
-        response = self._answer(invoice, status=201)
-        response["Location"] = reverse("api:invoice-detail", kwargs={"pk": invoice.pk}, request=request)
-        return response
+        return self.respond_created(invoice)
 
     @extend_schema(
         summary="Update a draft",
@@ -177,7 +167,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         if "metadata" in values:
             changes["metadata"] = values["metadata"]
         invoice = invoice_update_draft(invoice=self.get_object(), actor=request_principal(request), **changes)
-        return self._answer(invoice)
+        return self.respond(invoice)
 
     @extend_schema(summary="Delete a draft", responses={204: None})
     def destroy(self, request: Request, pk: str) -> Response:
@@ -187,7 +177,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(summary="Finalize a draft", request=None, responses={200: InvoiceOutput}, examples=INVOICE_EXAMPLES)
     @action(detail=True, methods=["post"])
     def finalize(self, request: Request, pk: str) -> Response:
-        return self._answer(invoice_finalize(invoice=self.get_object(), actor=request_principal(request)))
+        return self.respond(invoice_finalize(invoice=self.get_object(), actor=request_principal(request)))
 
     @extend_schema(
         summary="Send an invoice",
@@ -198,7 +188,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     )
     @action(detail=True, methods=["post"])
     def send(self, request: Request, pk: str) -> Response:
-        return self._answer(invoice_mark_sent(invoice=self.get_object(), actor=request_principal(request)))
+        return self.respond(invoice_mark_sent(invoice=self.get_object(), actor=request_principal(request)))
 
     @extend_schema(
         summary="Void an invoice",
@@ -217,7 +207,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         invoice = invoice_void(
             invoice=self.get_object(), reason=data.validated_data["reason"], actor=request_principal(request)
         )
-        return self._answer(invoice)
+        return self.respond(invoice)
 
     @extend_schema(
         summary="Write off an invoice",
@@ -242,7 +232,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         invoice = invoice_mark_uncollectible(
             invoice=self.get_object(), reason=data.validated_data["reason"], actor=request_principal(request)
         )
-        return self._answer(invoice)
+        return self.respond(invoice)
 
     @extend_schema(
         summary="The invoice as PDF",
@@ -335,15 +325,12 @@ CREDIT_NOTE_EXAMPLES = [OpenApiExample("A credit note", value=CREDIT_NOTE_EXAMPL
     retrieve=extend_schema(summary="Get a credit note", examples=CREDIT_NOTE_EXAMPLES),
 )
 @extend_schema(tags=["credit-notes"])
-class CreditNoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[CreditNote]):
+class CreditNoteViewSet(ResourceViewSet[CreditNote]):
     """Credit notes against open or paid invoices; what the invoice no longer owes becomes account credit."""
 
-    permission_classes = [BillingAccess]
     serializer_class = CreditNoteOutput
-    lookup_value_regex = UUID_PATTERN
     filterset_class = CreditNoteFilter
     ordering_fields = ["created_at", "number"]
-    ordering = ["-created_at"]
 
     def get_queryset(self) -> QuerySet[CreditNote]:
         return CreditNote.objects.all()
@@ -371,5 +358,4 @@ class CreditNoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             reason=values["reason"],
             actor=request_principal(request),
         )
-        location = reverse("api:credit-note-detail", kwargs={"pk": note.pk}, request=request)
-        return Response(CreditNoteOutput(note).data, status=201, headers={"Location": location})
+        return self.respond_created(note)

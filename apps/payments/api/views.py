@@ -9,16 +9,14 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from apps.accounts.models import Account
-from apps.core.api.fields import UUID_PATTERN
 from apps.core.api.permissions import BillingAccess, BillingAdmin, request_principal
+from apps.core.api.views import ResourceViewSet
 from apps.core.money import money_str
 from apps.core.tenancy import tenant_today
 from apps.invoices.api.views import account_by_id
@@ -57,21 +55,15 @@ class PaymentFilter(django_filters.FilterSet):
     retrieve=extend_schema(summary="Get a payment", examples=PAYMENT_EXAMPLES),
 )
 @extend_schema(tags=["payments"])
-class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Payment]):
+class PaymentViewSet(ResourceViewSet[Payment]):
     """Payments received: recorded with optional explicit allocations; refunds."""
 
-    permission_classes = [BillingAccess]
     serializer_class = PaymentOutput
-    lookup_value_regex = UUID_PATTERN
     filterset_class = PaymentFilter
     ordering_fields = ["created_at", "received_at", "amount"]
-    ordering = ["-created_at"]
 
     def get_queryset(self) -> QuerySet[Payment]:
         return Payment.objects.prefetch_related("allocations", "refunds__payment")
-
-    def _answer(self, payment: Payment, status: int = 200) -> Response:
-        return Response(PaymentOutput(self.get_queryset().get(pk=payment.pk)).data, status=status)
 
     @extend_schema(
         summary="Record a payment",
@@ -113,9 +105,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             else None,
             actor=request_principal(request),
         )
-        response = self._answer(payment, status=201)
-        response["Location"] = reverse("api:payment-detail", kwargs={"pk": payment.pk}, request=request)
-        return response
+        return self.respond_created(payment)
 
     @extend_schema(
         summary="Refund a payment",
@@ -143,7 +133,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             reason=data.validated_data["reason"],
             actor=request_principal(request),
         )
-        return self._answer(payment)
+        return self.respond(payment)
 
 
 class AccountStatementView(APIView):
