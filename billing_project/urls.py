@@ -12,6 +12,8 @@ admin.site.site_title = "DotMac Billing"
 admin.site.index_title = "Back office"
 
 urlpatterns = [
+    # Finance reports (AR aging): before the admin, which would take /admin/<app>/.
+    path("admin/reports/", include("apps.payments.report_urls")),
     path("admin/", admin.site.urls),
     path("documents/invoices/<uuid:invoice_id>/", invoice_document, name="invoice-document"),
     path("documents/invoices/<uuid:invoice_id>/pdf/", invoice_document_pdf, name="invoice-document-pdf"),

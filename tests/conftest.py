@@ -176,3 +176,57 @@ def committed_tenant(django_db_setup: None, django_db_blocker: Any) -> Iterator[
         finally:
             use_public_schema()
             tenant.delete(force_drop=True)
+
+
+# --- Finance personas: clerk, manager, auditor and a role-less staff user in tenant A; an
+# outsider (a manager of tenant B). Role groups come from apps.payments.roles (every schema).
+@pytest.fixture
+def make_staff() -> Any:
+    from django.contrib.auth.models import Group, User
+
+    def make(username: str, *roles: str) -> User:
+        user = User.objects.create_user(username=username, email=f"{username}@example.test", password=PASSWORD)
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+        user.groups.set(Group.objects.filter(name__in=roles))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def clerk(in_tenant_a: Tenant, make_staff: Any) -> Any:
+    return make_staff("clerk", "Finance Clerk")
+
+
+@pytest.fixture
+def manager(in_tenant_a: Tenant, make_staff: Any) -> Any:
+    return make_staff("manager", "Finance Manager")
+
+
+@pytest.fixture
+def auditor(in_tenant_a: Tenant, make_staff: Any) -> Any:
+    return make_staff("auditor", "Auditor")
+
+
+@pytest.fixture
+def roleless(in_tenant_a: Tenant, make_staff: Any) -> Any:
+    return make_staff("roleless")
+
+
+@pytest.fixture
+def outsider(tenant_b: Tenant, make_staff: Any) -> Any:
+    with schema_context(tenant_b.schema_name):
+        return make_staff("outsider", "Finance Manager")
+
+
+@pytest.fixture
+def login_a(in_tenant_a: Tenant) -> Any:
+    """`login_a(user)`: a client on tenant A's host, logged in as `user` (a user of tenant A)."""
+
+    def login(user: Any) -> Client:
+        client = Client(HTTP_HOST=host_of(in_tenant_a))
+        client.force_login(user)
+        return client
+
+    return login

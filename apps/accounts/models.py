@@ -125,6 +125,8 @@ class Account(models.Model):
             models.Index(fields=["status", "-created_at"], name="account_status_created"),
             models.Index(fields=["name"], name="account_name"),
             models.Index(fields=["email"], name="account_email"),
+            # The admin changelist's ordering.
+            models.Index(fields=["-created_at", "id"], name="account_created_id"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount_due__gte=0), name="account_amount_due_non_negative"),

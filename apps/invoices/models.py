@@ -95,6 +95,18 @@ class Invoice(models.Model):
             models.Index(fields=["account", "status", "due_date"], name="invoice_account_status_due"),
             models.Index(fields=["-created_at", "id"], name="invoice_created_id"),
             models.Index(fields=["currency", "status"], name="invoice_currency_status"),
+            # One account's invoices, newest first (the account page, the changelist's account filter).
+            models.Index(fields=["account", "-created_at", "id"], name="invoice_account_created"),
+            # The admin's due-date range filter (without a status).
+            models.Index(fields=["due_date"], name="invoice_due_date"),
+            # The AR aging and the dashboard read open invoices only, from this index alone
+            # (index-only scan): their cost follows the open invoices, not the whole history.
+            models.Index(
+                fields=["currency", "due_date"],
+                include=["amount_due"],
+                condition=Q(status="open"),
+                name="invoice_open_currency_due",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=InvoiceStatus.values), name="invoice_status_valid"),
@@ -180,6 +192,7 @@ class CreditNote(models.Model):
     class Meta:
         ordering = ["-created_at"]
         permissions = [("issue_credit_note", "Can issue credit notes")]
+        indexes = [models.Index(fields=["account", "-created_at", "id"], name="credit_note_account_created")]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="credit_note_amount_positive"),
             models.CheckConstraint(

@@ -58,6 +58,8 @@ class Payment(models.Model):
         indexes = [
             models.Index(fields=["account", "status", "received_at"], name="payment_account_status"),
             models.Index(fields=["-received_at", "id"], name="payment_received_id"),
+            # One account's payments, newest first (the account page, the changelist's account filter).
+            models.Index(fields=["account", "-received_at", "id"], name="payment_account_received"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),

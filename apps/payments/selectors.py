@@ -1,9 +1,10 @@
-"""Reads worth naming over the whole ledger (payments sits on top of invoices and accounts)."""
+"""Reads worth naming over the whole ledger (payments sits on top of invoices and accounts):
+account statements and payment allocation previews."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -13,9 +14,11 @@ from django.utils import timezone
 
 from apps.accounts.models import Account
 from apps.core.errors import ValidationFailed
+from apps.core.money import money_str
 from apps.core.tenancy import tenant_timezone
 from apps.invoices.models import CreditNote, Invoice, InvoiceStatus
 from apps.payments.models import Payment, PaymentStatus, Refund
+from apps.payments.services import _oldest_first
 
 ZERO = Decimal(0)
 StatementLineKind = Literal["invoice", "void", "credit_note", "payment", "refund", "write_off", "recovery"]
@@ -232,3 +235,72 @@ def _write_off_movements(finalized: QuerySet[Invoice], tz: dt.tzinfo) -> Iterabl
             "Invoice written off" if change > 0 else "Recovered on a written-off invoice",
             -change,
         )
+
+
+# --- Payment allocation preview -------------------------------------------------------------
+@dataclass(frozen=True)
+class PreviewLine:
+    invoice: Invoice
+    amount: Decimal
+
+    @property
+    def amount_due_after(self) -> Decimal:
+        return self.invoice.amount_due - self.amount
+
+
+@dataclass(frozen=True)
+class AllocationPreview:
+    """What recording a payment would do now: the invoices it pays and the credit left over."""
+
+    account: Account
+    amount: Decimal
+    lines: list[PreviewLine]
+    explicit: bool
+
+    @property
+    def allocated(self) -> Decimal:
+        return sum((line.amount for line in self.lines), ZERO)
+
+    @property
+    def credit_left(self) -> Decimal:
+        return self.amount - self.allocated
+
+    @property
+    def balance_after(self) -> Decimal:
+        return self.account.balance - self.amount
+
+
+PREVIEW_MAX_INVOICES = 200
+
+
+def payment_allocation_preview(
+    *, account: Account, amount: Decimal, allocations: Sequence[tuple[Invoice, Decimal]] | None = None
+) -> AllocationPreview:
+    """Preview `payment_record`: explicit allocations as given, else the open invoices oldest
+    due first (the service's order), without locking or writing anything."""
+    if allocations:
+        lines = []
+        for index, (invoice, portion) in enumerate(allocations):
+            if invoice.account_id != account.pk:
+                raise ValidationFailed(f"invoice {invoice} belongs to another account", field="allocations")
+            if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE):
+                raise ValidationFailed(f"invoice {invoice} is {invoice.status}", field="allocations")
+            if portion > invoice.amount_due:
+                raise ValidationFailed(
+                    f"line {index + 1}: more than the {money_str(invoice.amount_due, invoice.currency)} "
+                    f"{invoice.currency} due on {invoice}",
+                    field="allocations",
+                )
+            lines.append(PreviewLine(invoice, portion))
+        preview = AllocationPreview(account, amount, lines, explicit=True)
+        if preview.allocated > amount:
+            raise ValidationFailed("the allocations add up to more than the payment", field="allocations")
+        return preview
+    candidates = list(
+        Invoice.objects.filter(account=account, status=InvoiceStatus.OPEN, amount_due__gt=0).order_by(
+            "due_date", "finalized_at", "pk"
+        )[:PREVIEW_MAX_INVOICES]
+    )
+    amounts = _oldest_first(amount, candidates)
+    lines = [PreviewLine(invoice, portion) for invoice, portion in zip(candidates, amounts, strict=True) if portion]
+    return AllocationPreview(account, amount, lines, explicit=False)
