@@ -329,3 +329,9 @@ CELERY_BEAT_SCHEDULE["tenants.prune-idempotency-records"] = {
     "task": "apps.tenants.tasks.prune_idempotency_records",
     "schedule": 60.0 * 60,
 }
+
+# --- Tenant-safe migrations (safe_migrate) --------------------------------------------------
+# Django's migrate with a per-migration hook for safe_migrate's timeouts; plain otherwise.
+TENANT_BASE_MIGRATE_COMMAND = "apps.tenants.migrating.migrate_command.MigrateCommand"
+# Where safe_migrate writes its per-schema pg_dump backups unless --backup-dir says otherwise.
+MIGRATION_BACKUP_DIR = env.str("MIGRATION_BACKUP_DIR", default=str(LOCAL_DIR / "migration-backups"))

@@ -18,7 +18,15 @@ from django_celery_beat import admin as beat_admin
 from django_celery_beat import models as beat_models
 
 from apps.tenants.exceptions import TenantError
-from apps.tenants.models import ApiKey, Domain, Tenant, slug_validator
+from apps.tenants.models import (
+    ApiKey,
+    Domain,
+    MigrationResultStatus,
+    MigrationRun,
+    MigrationTenantResult,
+    Tenant,
+    slug_validator,
+)
 from apps.tenants.services import (
     StaffUser,
     api_key_create,
@@ -229,3 +237,65 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         for api_key in queryset:
             api_key_revoke(api_key=api_key, revoked_by=request.user.get_username())
             self.message_user(request, f"{api_key.name}: revoked", messages.SUCCESS)
+
+
+class _ReadOnlyAdmin:
+    """Run records are written by the commands only; the admin shows them."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MigrationTenantResultInline(_ReadOnlyAdmin, admin.TabularInline[MigrationTenantResult, MigrationRun]):
+    model = MigrationTenantResult
+    fields = ["schema_name", "schema_kind", "status", "duration_seconds", "attempts", "restored", "error"]
+    readonly_fields = ["schema_name", "schema_kind", "status", "duration_seconds", "attempts", "restored", "error"]
+    extra = 0
+    show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MigrationTenantResult]:
+        # Failures first: with hundreds of tenants, they are what an operator opens a run for.
+        return super().get_queryset(request).exclude(status=MigrationResultStatus.CURRENT).order_by("status")
+
+
+@admin.register(MigrationRun, site=operator_site)
+class MigrationRunAdmin(_ReadOnlyAdmin, admin.ModelAdmin[MigrationRun]):
+    list_display = [
+        "id",
+        "kind",
+        "status",
+        "started_at",
+        "duration_seconds",
+        "schemas_total",
+        "schemas_failed",
+        "operator",
+    ]
+    list_filter = ["status", "kind", "started_at"]
+    search_fields = ["operator", "command", "allow_unsafe_reason", "results__schema_name"]
+    date_hierarchy = "started_at"
+    readonly_fields = [field.name for field in MigrationRun._meta.fields]
+    inlines = [MigrationTenantResultInline]
+
+
+@admin.register(MigrationTenantResult, site=operator_site)
+class MigrationTenantResultAdmin(_ReadOnlyAdmin, admin.ModelAdmin[MigrationTenantResult]):
+    list_display = [
+        "schema_name",
+        "run",
+        "schema_kind",
+        "status",
+        "duration_seconds",
+        "attempts",
+        "restored",
+        "started_at",
+    ]
+    list_filter = ["status", "schema_kind", "restored", "run"]
+    list_select_related = ["run"]
+    search_fields = ["schema_name", "error"]
+    readonly_fields = [field.name for field in MigrationTenantResult._meta.fields]

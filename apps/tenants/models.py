@@ -143,3 +143,97 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} [{self.key}]"
+
+
+class MigrationRunKind(models.TextChoices):
+    MIGRATE = "migrate", "Migrate"
+    REVERSE = "reverse", "Reverse"
+    RESTORE = "restore", "Restore"
+
+
+class MigrationRunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    REFUSED = "refused", "Refused (unsafe migrations)"
+
+
+class MigrationRun(models.Model):
+    """One `safe_migrate` (or `restore_tenant`) run over the schemas: who, when, what, how it ended."""
+
+    kind = models.CharField(max_length=16, choices=MigrationRunKind.choices, default=MigrationRunKind.MIGRATE)
+    status = models.CharField(max_length=16, choices=MigrationRunStatus.choices, default=MigrationRunStatus.RUNNING)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    operator = models.CharField(max_length=200, help_text="OS user and host that ran the command.")
+    command = models.TextField(blank=True)
+    parallel = models.PositiveSmallIntegerField(default=1)
+    target = models.CharField(max_length=200, blank=True, help_text="`app migration` of a reversal.")
+    allow_unsafe_reason = models.TextField(blank=True)
+    lint_findings = models.JSONField(default=list, blank=True)
+    backup_dir = models.CharField(max_length=500, blank=True)
+    schemas_total = models.PositiveIntegerField(default=0)
+    schemas_failed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=MigrationRunStatus.values), name="migration_run_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=MigrationRunKind.values), name="migration_run_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.kind}, {self.status})"
+
+
+class SchemaKind(models.TextChoices):
+    PUBLIC = "public", "Public"
+    TEMPLATE = "template", "Template"
+    TENANT = "tenant", "Tenant"
+
+
+class MigrationResultStatus(models.TextChoices):
+    MIGRATED = "migrated", "Migrated"
+    CURRENT = "current", "Already current"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped (run stopped)"
+    RESTORED = "restored", "Restored from a backup"
+
+
+class MigrationTenantResult(models.Model):
+    """What one run did to one schema (public, the template or a tenant)."""
+
+    run = models.ForeignKey(MigrationRun, on_delete=models.CASCADE, related_name="results")
+    schema_name = models.CharField(max_length=63)
+    schema_kind = models.CharField(max_length=16, choices=SchemaKind.choices)
+    status = models.CharField(max_length=16, choices=MigrationResultStatus.choices)
+    versions_before = models.JSONField(default=dict, blank=True, help_text="Latest applied migration per app.")
+    versions_after = models.JSONField(default=dict, blank=True)
+    migrations = models.JSONField(default=list, blank=True, help_text="Migrations applied (or unapplied).")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    duration_seconds = models.FloatField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    backup_path = models.CharField(max_length=500, blank=True)
+    restored = models.CharField(
+        max_length=32, blank=True, help_text="How a failure was undone: rollback, backup, or why it could not be."
+    )
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["run", "schema_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "schema_name"], name="migration_result_once_per_schema"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=MigrationResultStatus.values), name="migration_result_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schema_name}: {self.status}"

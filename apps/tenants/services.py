@@ -19,6 +19,8 @@ from django_tenants.utils import schema_context, schema_exists
 from apps.core.money import is_known_currency
 from apps.core.tenancy import use_public_schema
 from apps.tenants.exceptions import InvalidTenant, TenantExists
+from apps.tenants.migrating.drift import align_names
+from apps.tenants.migrating.lock import tenant_creation_lock
 from apps.tenants.models import (
     RESERVED_SLUGS,
     SLUG_PATTERN,
@@ -81,16 +83,22 @@ def tenant_create(
     taken = Domain.objects.filter(domain__in=hosts).values_list("domain", flat=True)
     if taken:
         raise TenantExists(f"host {', '.join(taken)} is already in use")
-    if not schema_exists(template_schema_name()):
-        template_schema_migrate()
-
-    try:
-        tenant = Tenant(schema_name=slug, name=name.strip(), timezone=timezone_name, default_currency=default_currency)
-        # Saving clones the template schema (TENANT_CREATION_FAKES_MIGRATIONS); django-tenants
-        # drops the schema again if that fails.
-        tenant.save(verbosity=0)
-    except IntegrityError as exc:  # lost a race with another creation of the same slug
-        raise TenantExists(f"tenant {slug!r} already exists") from exc
+    # A deploy (safe_migrate) holds this lock exclusively: cloning the template mid-deploy would
+    # give the tenant the old schema. Creations run side by side; a deploy waits for them.
+    with tenant_creation_lock():
+        if not schema_exists(template_schema_name()):
+            template_schema_migrate()
+        try:
+            tenant = Tenant(
+                schema_name=slug, name=name.strip(), timezone=timezone_name, default_currency=default_currency
+            )
+            # Saving clones the template schema (TENANT_CREATION_FAKES_MIGRATIONS); django-tenants
+            # drops the schema again if that fails.
+            tenant.save(verbosity=0)
+        except IntegrityError as exc:  # lost a race with another creation of the same slug
+            raise TenantExists(f"tenant {slug!r} already exists") from exc
+        # The clone renames UNIQUE constraints; give them the template's (Django's) names back.
+        align_names(template_schema_name(), slug)
 
     try:
         with transaction.atomic():

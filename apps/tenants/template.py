@@ -19,14 +19,18 @@ def template_schema_name() -> str:
     return str(settings.TENANT_BASE_SCHEMA)
 
 
-def template_schema_migrate(*, verbosity: int = 0) -> None:
-    """Create the template schema if missing and bring it to the latest migrations."""
+def template_schema_migrate(
+    *, verbosity: int = 0, app_label: str | None = None, migration_name: str | None = None
+) -> None:
+    """Create the template schema if missing and bring it to the latest migrations (or to the target given)."""
     name = template_schema_name()
     if not schema_exists(name):
         with connection.cursor() as cursor:
             cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{name}"')
+    target = [label for label in (app_label, migration_name) if label]
     call_command(
         "migrate_schemas",
+        *target,
         tenant=True,
         schema_name=name,
         interactive=False,

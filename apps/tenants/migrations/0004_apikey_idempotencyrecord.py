@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0002_public_tenant'),
+        ('tenants', '0003_migration_runs'),
     ]
 
     operations = [

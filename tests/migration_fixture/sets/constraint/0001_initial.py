@@ -1,0 +1,5 @@
+from tests.migration_fixture.initial import InitialMigration
+
+
+class Migration(InitialMigration):
+    pass
