@@ -12,10 +12,9 @@ from django_tenants.models import DomainMixin, TenantMixin
 from django_tenants.postgresql_backend.base import _check_schema_name
 from django_tenants.utils import get_creation_fakes_migrations, schema_exists
 
+from apps.core.api.principal import Role
 from apps.core.tenancy import use_public_schema
 from apps.tenants.cloning import schema_clone
-
-from apps.core.api.principal import Role
 
 SLUG_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
 RESERVED_SLUGS = frozenset({"public", "tenant_template", "www", "api", "admin", "static", "metrics", "health"})
