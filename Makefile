@@ -33,6 +33,16 @@ system-deps: setup
 	else \
 	  echo "WeasyPrint cannot load its libraries: run 'sudo apt-get install $(SYSTEM_PACKAGES)'"; exit 1; \
 	fi
+	@# The browser smoke test (tests/browser) drives Debian's chromium. No-op when present.
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium (the admin's browser smoke test drives it)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq chromium >/dev/null 2>&1 \
+	    || { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }; \
+	else \
+	  echo "the browser smoke test needs chromium: run 'sudo apt-get install chromium'"; \
+	fi
 
 run: setup system-deps
 	$(PY) -m billing_project.devenv run

@@ -12,6 +12,8 @@ import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from billing_project import SDK_VERSION
+
 # Lets admin.ModelAdmin[Model] and friends be subscripted at run time (typed admin).
 django_stubs_ext.monkeypatch()
 
@@ -69,6 +71,7 @@ SHARED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "apps.core",
     "billing_project",
 ]
@@ -98,6 +101,7 @@ TENANT_CREATION_FAKES_MIGRATIONS = True
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 
 MIDDLEWARE = [
+    "apps.core.api.middleware.ApiEdgeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "apps.tenants.middleware.TenantMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -109,6 +113,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "apps.tenants.middleware.SuspendedTenantMiddleware",
+    "apps.tenants.api.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "billing_project.urls"
@@ -266,6 +271,64 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 
 DEFAULT_NOT_FOUND_TENANT_VIEW = "apps.tenants.views.unknown_host"
+
+# --- API (ARCHITECTURE.md §6) ---------------------------------------------------------------
+# Longest accepted platform token lifetime (exp - iat), in seconds.
+PLATFORM_JWT_MAX_LIFETIME = env.int("PLATFORM_JWT_MAX_LIFETIME", default=600)
+# Stored idempotent responses are kept this long (never less than 24 h) ...
+IDEMPOTENCY_KEY_RETENTION_HOURS = env.int("IDEMPOTENCY_KEY_RETENTION_HOURS", default=24)
+# ... and a duplicate of a request still in flight waits this long for it before a 409.
+IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=10.0)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.tenants.api.authentication.BearerAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.core.api.permissions.BillingAccess"],
+    "DEFAULT_THROTTLE_CLASSES": ["apps.core.api.throttling.CredentialRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "apps.core.api.pagination.CursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["apps.core.api.negotiation.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.core.api.negotiation.LenientContentNegotiation",
+    "EXCEPTION_HANDLER": "apps.core.api.problems.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "STRICT_JSON": True,
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "DotMac Billing API",
+    "DESCRIPTION": (
+        "The billing back office's platform API. Authenticate with `Authorization: Bearer <platform JWT>` "
+        "or `Bearer bk_...` (a tenant API key); the tenant comes from the credential. Every POST takes an "
+        "`Idempotency-Key`. Errors are `application/problem+json` (RFC 9457) with field `errors`. "
+        "Lists paginate by cursor (`next` / `previous`, `?limit=` up to 500). Amounts are strings."
+    ),
+    "VERSION": SDK_VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True, "displayRequestDuration": True},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.api.schema.add_shared_api_parts",
+    ],
+}
+
+CELERY_BEAT_SCHEDULE = globals().get("CELERY_BEAT_SCHEDULE", {})
+CELERY_BEAT_SCHEDULE["tenants.prune-idempotency-records"] = {
+    "task": "apps.tenants.tasks.prune_idempotency_records",
+    "schedule": 60.0 * 60,
+}
 
 # --- Tenant-safe migrations (safe_migrate) --------------------------------------------------
 # Django's migrate with a per-migration hook for safe_migrate's timeouts; plain otherwise.

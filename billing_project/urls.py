@@ -1,8 +1,9 @@
 """URLs of a tenant host (`<slug>.<BASE_DOMAIN>`): the finance staff's admin and the API."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
+from apps.core.api.views import api_not_found
 from apps.invoices.views import invoice_document, invoice_document_pdf
 from apps.payments.views import account_statement_document
 
@@ -21,4 +22,6 @@ urlpatterns = [
         account_statement_document,
         name="account-statement-document",
     ),
+    path("api/v1/", include("billing_project.api_urls")),
+    re_path(r"^api/", api_not_found),
 ]

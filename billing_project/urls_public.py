@@ -1,11 +1,14 @@
 """URLs of the public host (`BASE_DOMAIN`): the operators' admin and the API."""
 
-from django.urls import path
+from django.urls import include, path, re_path
 
+from apps.core.api.views import api_not_found
 from apps.payments.views import stripe_webhook
 from apps.tenants.admin import operator_site
 
 urlpatterns = [
     path("admin/", operator_site.urls),
     path("webhooks/stripe/", stripe_webhook, name="stripe-webhook"),
+    path("api/v1/", include("billing_project.api_urls")),
+    re_path(r"^api/", api_not_found),
 ]

@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 from apps.accounts.models import Account
+from apps.core.api.audit import history_user
 from apps.core.money import money_field
 
 
@@ -80,7 +81,7 @@ class Invoice(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at"], get_user=history_user)
 
     class Meta:
         ordering = ["-created_at"]

@@ -10,6 +10,7 @@ from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 from apps.accounts.models import Account
+from apps.core.api.audit import history_user
 from apps.core.money import money_field
 from apps.invoices.models import Invoice
 
@@ -49,7 +50,7 @@ class Payment(models.Model):
     created_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
 
     class Meta:
         ordering = ["-received_at", "-created_at"]

@@ -12,12 +12,14 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django_celery_beat import admin as beat_admin
 from django_celery_beat import models as beat_models
 
 from apps.tenants.exceptions import TenantError
 from apps.tenants.models import (
+    ApiKey,
     Domain,
     MigrationResultStatus,
     MigrationRun,
@@ -25,7 +27,15 @@ from apps.tenants.models import (
     Tenant,
     slug_validator,
 )
-from apps.tenants.services import StaffUser, tenant_check_new, tenant_create, tenant_reactivate, tenant_suspend
+from apps.tenants.services import (
+    StaffUser,
+    api_key_create,
+    api_key_revoke,
+    tenant_check_new,
+    tenant_create,
+    tenant_reactivate,
+    tenant_suspend,
+)
 
 
 class OperatorAdminSite(admin.AdminSite):
@@ -142,6 +152,91 @@ for _model, _model_admin in [
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
     operator_site.register(_model, _model_admin)
+
+
+# --- API keys, in each tenant's own admin (admin.site on tenant hosts) -------------------------
+
+
+class ApiKeyCreationForm(forms.ModelForm[ApiKey]):
+    class Meta:
+        model = ApiKey
+        fields = ["name", "scope"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
+    """The tenant's API keys: created here (the key is shown once), revoked here, never edited."""
+
+    list_display = ["name", "key_hint", "scope", "created_at", "created_by", "last_used_at", "status"]
+    list_filter = ["scope"]
+    search_fields = ["name", "prefix"]
+    readonly_fields = [
+        "name",
+        "key_hint",
+        "scope",
+        "created_at",
+        "created_by",
+        "last_used_at",
+        "revoked_at",
+        "revoked_by",
+    ]
+    actions = ["revoke_selected"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKey]:
+        # The table is in the public schema: show only this host's tenant's keys.
+        return super().get_queryset(request).filter(tenant=getattr(request, "tenant", None))
+
+    def get_form(self, request: HttpRequest, obj: ApiKey | None = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = ApiKeyCreationForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
+        return self.readonly_fields if obj is not None else []
+
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
+        return self.readonly_fields if obj is not None else ["name", "scope"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False  # revoke instead: the record of who had access stays
+
+    @admin.display(description="key")
+    def key_hint(self, api_key: ApiKey) -> str:
+        return f"bk_{api_key.prefix}_…"
+
+    @admin.display(description="status")
+    def status(self, api_key: ApiKey) -> str:
+        return "active" if api_key.is_active else "revoked"
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:
+            return  # keys are immutable; revoke and create another
+        created, plaintext = api_key_create(
+            tenant=request.tenant,  # type: ignore[attr-defined]
+            name=form.cleaned_data["name"],
+            scope=form.cleaned_data["scope"],
+            created_by=request.user.get_username(),
+        )
+        obj.pk = created.pk
+        obj._state.adding = False
+        request._new_api_key = plaintext  # type: ignore[attr-defined]
+
+    def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None) -> HttpResponse:
+        # Shown on this page once, never stored or put in a message cookie.
+        context = {
+            **self.admin_site.each_context(request),
+            "api_key": obj,
+            "plaintext": request._new_api_key,  # type: ignore[attr-defined]
+            "opts": self.model._meta,
+            "title": "API key created",
+        }
+        return TemplateResponse(request, "admin/tenants/apikey/created.html", context)
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for api_key in queryset:
+            api_key_revoke(api_key=api_key, revoked_by=request.user.get_username())
+            self.message_user(request, f"{api_key.name}: revoked", messages.SUCCESS)
 
 
 class _ReadOnlyAdmin:

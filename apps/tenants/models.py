@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 import zoneinfo
 
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
 from django_tenants.postgresql_backend.base import _check_schema_name
 from django_tenants.utils import get_creation_fakes_migrations, schema_exists
 
+from apps.core.api.principal import Role
 from apps.core.tenancy import use_public_schema
 from apps.tenants.cloning import schema_clone
 
@@ -89,6 +92,79 @@ class Domain(DomainMixin):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class ApiKeyScope(models.TextChoices):
+    READ = "read", "Read only"
+    READ_WRITE = "read_write", "Read and write"
+
+
+# The roles each scope grants (billing.admin actions need a platform token).
+API_KEY_SCOPE_ROLES: dict[str, frozenset[str]] = {
+    ApiKeyScope.READ: frozenset({Role.BILLING_READ}),
+    ApiKeyScope.READ_WRITE: frozenset({Role.BILLING_READ, Role.BILLING_WRITE}),
+}
+
+
+class ApiKey(models.Model):
+    """A tenant's server-to-server credential `bk_<prefix>_<secret>`; only its SHA-256 is stored."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, help_text="What uses this key, e.g. 'CRM sync'.")
+    prefix = models.CharField(max_length=12, unique=True, help_text="Public part of the key, to recognise it.")
+    key_hash = models.CharField(max_length=64)
+    scope = models.CharField(max_length=16, choices=ApiKeyScope.choices, default=ApiKeyScope.READ)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(scope__in=ApiKeyScope.values), name="api_key_scope_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (bk_{self.prefix}_…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return API_KEY_SCOPE_ROLES[self.scope]
+
+
+class IdempotencyRecord(models.Model):
+    """The stored answer to a POST made with an Idempotency-Key, per (tenant, caller, key).
+
+    It is written in the same transaction as the request's effect, so it exists exactly
+    when the effect does; a concurrent duplicate blocks on the unique index until then.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    caller = models.CharField(max_length=300, help_text="user:<token sub> or key:<api key id>")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and canonical body.")
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=2000)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_headers = models.JSONField(default=dict)
+    response_body = models.BinaryField(default=b"")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "caller", "key"], name="idempotency_key_unique_per_caller"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} [{self.key}]"
 
 
 class MigrationRunKind(models.TextChoices):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
+import string
 import zoneinfo
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -16,7 +20,16 @@ from apps.core.money import is_known_currency
 from apps.core.tenancy import use_public_schema
 from apps.tenants.exceptions import InvalidTenant, TenantExists
 from apps.tenants.migrating.lock import tenant_creation_lock
-from apps.tenants.models import RESERVED_SLUGS, SLUG_PATTERN, Domain, Tenant, TenantStatus
+from apps.tenants.models import (
+    RESERVED_SLUGS,
+    SLUG_PATTERN,
+    ApiKey,
+    ApiKeyScope,
+    Domain,
+    IdempotencyRecord,
+    Tenant,
+    TenantStatus,
+)
 from apps.tenants.template import template_schema_migrate, template_schema_name
 
 
@@ -65,7 +78,7 @@ def tenant_create(
     default_currency = default_currency.strip().upper()
     use_public_schema()
     tenant_check_new(slug=slug, name=name, timezone_name=timezone_name, default_currency=default_currency)
-    hosts = (tenant_host(slug), *extra_domains)
+    hosts = tuple(dict.fromkeys((tenant_host(slug), *(host.strip().lower() for host in extra_domains))))
     taken = Domain.objects.filter(domain__in=hosts).values_list("domain", flat=True)
     if taken:
         raise TenantExists(f"host {', '.join(taken)} is already in use")
@@ -122,3 +135,66 @@ def tenant_reactivate(*, tenant: Tenant) -> Tenant:
             locked.suspension_reason = ""
             locked.save(update_fields=["status", "suspended_at", "suspension_reason"])
     return locked
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+API_KEY_PATTERN = re.compile(r"bk_(?P<prefix>[a-z0-9]{12})_(?P<secret>[A-Za-z0-9_-]{40,60})")
+# last_used_at is written at most this often per key, so a busy key costs no write per request.
+API_KEY_USE_RESOLUTION = timedelta(seconds=60)
+
+
+def api_key_hash(token: str) -> str:
+    """SHA-256 of the whole key: enough for 240 random bits, and fast on every request."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def api_key_create(*, tenant: Tenant, name: str, scope: str, created_by: str = "") -> tuple[ApiKey, str]:
+    """Create a key for `tenant`; the plaintext `bk_...` is returned here once and never stored."""
+    if scope not in ApiKeyScope.values:
+        raise InvalidTenant(f"unknown API key scope {scope!r}")
+    if not name.strip():
+        raise InvalidTenant("an API key needs a name")
+    alphabet = string.ascii_lowercase + string.digits
+    prefix = "".join(secrets.choice(alphabet) for _ in range(12))
+    token = f"bk_{prefix}_{secrets.token_urlsafe(30)}"
+    api_key = ApiKey.objects.create(
+        tenant=tenant,
+        name=name.strip(),
+        prefix=prefix,
+        key_hash=api_key_hash(token),
+        scope=scope,
+        created_by=created_by,
+    )
+    return api_key, token
+
+
+def api_key_revoke(*, api_key: ApiKey, revoked_by: str = "") -> ApiKey:
+    """Revoke a key: from now on it gets 401. Revoking twice keeps the first revocation."""
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_by=revoked_by
+    )
+    return ApiKey.objects.get(pk=api_key.pk)
+
+
+def api_key_record_use(*, api_key: ApiKey) -> None:
+    """Remember when a key was last used (to the minute)."""
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at >= API_KEY_USE_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+
+
+# --- Idempotency records ----------------------------------------------------------------------
+
+
+def idempotency_retention() -> timedelta:
+    """How long a stored response is kept: IDEMPOTENCY_KEY_RETENTION_HOURS, never under 24 h."""
+    return timedelta(hours=max(24, int(settings.IDEMPOTENCY_KEY_RETENTION_HOURS)))
+
+
+def idempotency_records_prune(*, now: datetime | None = None) -> int:
+    """Delete stored idempotent responses older than the retention; returns how many."""
+    cutoff = (now or timezone.now()) - idempotency_retention()
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

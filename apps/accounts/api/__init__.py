@@ -1,0 +1,1 @@
+"""`accounts/`: the billing accounts the platform creates and manages."""

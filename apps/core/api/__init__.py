@@ -1,0 +1,1 @@
+"""What every API resource shares: problems, permissions, pagination, throttling, headers, schema."""

@@ -1,0 +1,1 @@
+"""`invoices/` and `credit-notes/`."""

@@ -1,0 +1,1 @@
+"""`payments/` (with refunds) and the account statement."""

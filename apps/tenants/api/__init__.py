@@ -1,0 +1,1 @@
+"""The platform API's authentication (platform tokens, API keys), idempotency and `tenants/`."""
