@@ -64,9 +64,11 @@ def main(argv: list[str] | None = None) -> int:
                 if created[case] % 50 == 0:
                     print(f"  {case}: {created[case]} tenants", flush=True)
         samples: dict[str, list[float]] = {case: [] for case in databases}
+        load_before = os.getloadavg()[0]
         for _ in range(options.samples):
             for case in databases:
                 samples[case].append(create(case, "s"))
+        load_after = os.getloadavg()[0]
         small, large = samples["small"], samples["large"]
         connection.close()
 
@@ -78,12 +80,18 @@ Creating one tenant (schema cloned from `tenant_template` by `apps.tenants.cloni
 median of {options.samples} creations, taken in turns in a database holding {options.small} tenants
 and one holding {options.large}:
 
-| existing tenants | median creation time |
-|---:|---:|
-| {options.small} | {small_ms:.0f} ms |
-| {options.large} | {large_ms:.0f} ms |
+| existing tenants | median creation time | fastest |
+|---:|---:|---:|
+| {options.small} | {small_ms:.0f} ms | {min(small) * 1000:.0f} ms |
+| {options.large} | {large_ms:.0f} ms | {min(large) * 1000:.0f} ms |
 
 Ratio {options.large} vs {options.small}: **{ratio:.2f}x** ({verdict} the goal of at most 1.5x).
+Before, django-tenants' `clone_schema` took 534 ms with 10 tenants and 19,306 ms with 300 (36x):
+its catalog queries scanned information_schema across every schema.
+
+Load average (1 min) when the samples started and ended: {load_before:.1f} and {load_after:.1f} (on
+{os.cpu_count()} cores). Most of a creation is waiting on the disk (PostgreSQL 15 fsyncs every
+B-tree index it builds, over a hundred per tenant), so absolute times follow the machine's load; the ratio does not.
 """
     write_section("tenant_creation", "Tenant creation (foundation)", body)
     print(body)
