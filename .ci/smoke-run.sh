@@ -15,7 +15,7 @@ stop() {
 trap stop EXIT
 
 url=http://acme.localhost:8000/admin/login/
-for attempt in $(seq 1 300); do
+for attempt in $(seq 1 900); do
   code=$(curl -s -o /dev/null -w '%{http_code}' --resolve acme.localhost:8000:127.0.0.1 "$url" || true)
   [ "$code" = 200 ] && break
   if ! kill -0 "$run_pid" 2>/dev/null; then echo "[smoke] make run died"; tail -50 "$log"; exit 1; fi
