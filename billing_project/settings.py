@@ -330,6 +330,35 @@ CELERY_BEAT_SCHEDULE["tenants.prune-idempotency-records"] = {
     "schedule": 60.0 * 60,
 }
 
+# --- Events and webhooks (apps.events) ------------------------------------------------------
+# Publishers of committed events (apps/events/publishers.py): webhooks always, a log in dev.
+EVENT_PUBLISHERS = env.list(
+    "EVENT_PUBLISHERS",
+    default=["apps.events.publishers.WebhookPublisher"]
+    + (["apps.events.publishers.LogPublisher"] if DJANGO_ENV == "dev" else []),
+)
+# publish() checks `data` against the catalogue's schema outside production.
+EVENT_VALIDATE_PAYLOADS = env.bool("EVENT_VALIDATE_PAYLOADS", default=not IS_PRODUCTION)
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)
+WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
+WEBHOOK_RESPONSE_MAX_BYTES = env.int("WEBHOOK_RESPONSE_MAX_BYTES", default=64 * 1024)
+# Seconds between attempts (ARCHITECTURE.md §4): 10 attempts over about 3.3 days, +-10 % jitter.
+WEBHOOK_RETRY_SCHEDULE = [
+    int(v)
+    for v in env.list(
+        "WEBHOOK_RETRY_SCHEDULE", default=["30", "300", "1800", "7200", "18000", "36000", "50400", "72000", "86400"]
+    )
+]
+WEBHOOK_MAX_RETRY_AFTER = env.int("WEBHOOK_MAX_RETRY_AFTER", default=24 * 60 * 60)
+WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", default=3)
+WEBHOOK_SECRET_OVERLAP_HOURS = env.int("WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
+WEBHOOK_SWEEP_SECONDS = env.float("WEBHOOK_SWEEP_SECONDS", default=15.0)
+WEBHOOK_SWEEP_GRACE_SECONDS = env.float("WEBHOOK_SWEEP_GRACE_SECONDS", default=10.0)
+WEBHOOK_MAX_BATCH_SIZE = 100
+WEBHOOK_MAX_REPLAY = 10_000
+CELERY_BEAT_SCHEDULE["events.sweep"] = {"task": "apps.events.tasks.sweep", "schedule": WEBHOOK_SWEEP_SECONDS}
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"].append("apps.events.schema.add_webhooks")  # type: ignore[attr-defined]
+
 # --- Tenant-safe migrations (safe_migrate) --------------------------------------------------
 # Django's migrate with a per-migration hook for safe_migrate's timeouts; plain otherwise.
 TENANT_BASE_MIGRATE_COMMAND = "apps.tenants.migrating.migrate_command.MigrateCommand"

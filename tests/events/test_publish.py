@@ -17,11 +17,11 @@ pytestmark = pytest.mark.django_db
 
 def test_published_events_get_increasing_sequences_and_a_json_safe_payload(in_tenant_a: Tenant) -> None:
     with transaction.atomic():
-        first = publish("invoice.sent", "inv-1", {"invoice": "inv-1", "total": Decimal("10.50")})
-        second = publish("invoice.voided", "inv-1", {"invoice": "inv-1"})
+        first = publish("invoice.sent", "inv-1", {"invoice": "inv-1", "account": "acc-1", "total": Decimal("10.50")})
+        second = publish("invoice.voided", "inv-1", {"invoice": "inv-1", "account": "acc-1"})
     assert second.sequence == first.sequence + 1
     envelope = event_envelope(Event.objects.get(pk=first.pk), "alpha")
-    assert envelope["data"] == {"invoice": "inv-1", "total": "10.50"}
+    assert envelope["data"] == {"invoice": "inv-1", "account": "acc-1", "total": "10.50"}
     assert set(envelope) == {"id", "type", "tenant", "sequence", "created_at", "api_version", "data"}
     assert (envelope["tenant"], envelope["api_version"]) == ("alpha", "v1")
 
@@ -48,8 +48,8 @@ def test_in_transaction_handlers_run_inside_publish(in_tenant_a: Tenant) -> None
 
     try:
         with transaction.atomic():
-            publish("payment.refunded", "pay-1", {"payment": "pay-1"})
-            publish("invoice.voided", "inv-1", {"invoice": "inv-1"})
+            publish("payment.refunded", "pay-1", {"payment": "pay-1", "account": "a", "refund": "r"})
+            publish("invoice.voided", "inv-1", {"invoice": "inv-1", "account": "acc-1"})
     finally:
         unsubscribe("payment.*", record)
     assert seen == ["payment.refunded"]
