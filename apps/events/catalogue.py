@@ -39,6 +39,16 @@ class EventType:
         }
 
 
+def _nullable(spec: dict[str, Any]) -> dict[str, Any]:
+    """Optional fields may be null (an account without an external id)."""
+    wanted = spec.get("type")
+    if wanted is None:
+        return spec
+    names = [wanted] if isinstance(wanted, str) else list(wanted)
+    extra = {"enum": [*spec["enum"], None]} if "enum" in spec else {}
+    return {**spec, **extra, "type": names if "null" in names else [*names, "null"]}
+
+
 _ACCOUNT = {"number": TEXT, "external_id": TEXT, "status": TEXT}
 _INVOICE = {
     "number": NULLABLE_TEXT,

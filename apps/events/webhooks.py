@@ -30,11 +30,13 @@ def clean_event_types(event_types: Sequence[str]) -> list[str]:
         value = str(item).strip()
         known = value == "*" or value in CATALOGUE or (value.endswith(".*") and value[:-2] in nouns)
         if not known:
-            raise ValidationFailed(f"unknown event type {value!r}: use a catalogue type, '<noun>.*' or '*'")
+            raise ValidationFailed(
+                f"unknown event type {value!r}: use a catalogue type, '<noun>.*' or '*'", field="event_types"
+            )
         if value not in cleaned:
             cleaned.append(value)
     if not cleaned:
-        raise ValidationFailed("subscribe to at least one event type ('*' for all)")
+        raise ValidationFailed("subscribe to at least one event type ('*' for all)", field="event_types")
     return cleaned
 
 
@@ -42,7 +44,7 @@ def clean_url(url: str) -> str:
     try:
         check_url(url)
     except UnsafeTarget as exc:
-        raise ValidationFailed(f"URL refused: {exc}") from exc
+        raise ValidationFailed(f"URL refused: {exc}", field="url") from exc
     return url
 
 

@@ -16,7 +16,7 @@ from apps.events.models import Delivery, DeliveryStatus, Event, WebhookEndpoint
 from apps.events.services import publish
 from apps.events.webhooks import deliveries_replay_failed, delivery_replay, endpoint_create, endpoint_rotate_secret
 from apps.tenants.models import Tenant
-from tests.events.conftest import Receiver
+from tests.events.receiver import Receiver
 
 pytestmark = pytest.mark.django_db
 

@@ -241,7 +241,7 @@ class DeliveryViewSet(ResourceViewSet[Delivery]):
     permission_classes = [ReadOrAdmin]
 
     def get_queryset(self) -> QuerySet[Delivery]:
-        attempts = Prefetch("attempts", queryset=DeliveryAttempt.objects.order_by("-attempted_at")[:50])
+        attempts = Prefetch("attempts", queryset=DeliveryAttempt.objects.order_by("-attempted_at"))
         return (
             Delivery.objects.filter(endpoint__kind=EndpointKind.TENANT)
             .select_related("event")
