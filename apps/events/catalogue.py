@@ -29,7 +29,9 @@ class EventType:
 
     @property
     def schema(self) -> dict[str, Any]:
-        props = dict.fromkeys(self.required, ID) | self.properties
+        props = dict.fromkeys(self.required, ID) | {
+            name: _nullable(spec) for name, spec in self.properties.items() if name not in self.required
+        }
         return {
             "title": f"{self.name} v{self.version}",
             "type": "object",
