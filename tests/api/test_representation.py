@@ -12,8 +12,11 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from apps.core.api.representation import PlannedRepresentation
+from apps.core.tenancy import use_public_schema
 from apps.invoices.api.serializers import InvoiceLineOutput, InvoiceOutput
 from apps.invoices.models import Invoice, TaxRate
+from apps.payments.api.serializers import PaymentOutput, RefundOutput
+from apps.payments.models import Payment
 from tests.api.conftest import JsonClient
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +29,8 @@ def drf_output(serializer: serializers.Serializer[Any], instance: Any) -> dict[s
     data = serializers.Serializer.to_representation(serializer, instance)
     if isinstance(serializer, InvoiceOutput):
         data["lines"] = [drf_output(InvoiceLineOutput(), line) for line in instance.line_list]
+    if isinstance(serializer, PaymentOutput):
+        data["refunds"] = [drf_output(RefundOutput(), refund) for refund in instance.refunds.all()]
     return dict(data)
 
 
@@ -53,6 +58,19 @@ def test_planned_output_is_drfs_field_for_field(invoices: list[Invoice], zone: s
             assert planned == drf_output(InvoiceOutput(), invoice)
             assert planned["lines"] and planned["lines"][0]["quantity"] in {"1.5", "2"}
     assert invoices[1].status == "void" and InvoiceOutput(invoices[1]).data["voided_at"]
+
+
+def test_planned_payments_are_drfs_too(invoices: list[Invoice], writer: JsonClient, admin: JsonClient) -> None:
+    draft = invoices[0]
+    writer.post(f"{INVOICES}{draft.pk}/finalize/")
+    body = {"account": str(draft.account_id), "amount": "5000.00", "currency": "NGN", "method": "bank_transfer"}
+    paid = writer.post("/api/v1/payments/", body).json()
+    assert admin.post(f"/api/v1/payments/{paid['id']}/refund/", {"amount": "10.00", "reason": "x"}).status_code == 200
+    payment = Payment.objects.get(pk=paid["id"])
+    with timezone.override("Africa/Lagos"):
+        planned = PaymentOutput(payment).data
+        assert planned == drf_output(PaymentOutput(), payment)
+    assert planned["allocations"] and planned["refunds"][0]["amount"] == "10.00"
 
 
 def test_a_serializer_with_a_field_it_cannot_plan_keeps_drfs_path(invoices: list[Invoice]) -> None:
@@ -91,4 +109,4 @@ def test_invoice_pages_use_the_cursor_index_and_never_count(writer: JsonClient, 
             plan = "\n".join(row[0] for row in cursor.fetchall())
             assert "Index Scan" in plan and "invoices_invoice" in plan, plan
             assert "Sort" not in plan and "Seq Scan" not in plan, plan
-    connection.set_schema_to_public()
+    use_public_schema()

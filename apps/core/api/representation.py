@@ -105,21 +105,24 @@ class PlannedRepresentation(serializers.Serializer[Any]):
     _plans: ClassVar[dict[type, Any]] = {}
 
     @classmethod
-    def _plan(cls, serializer: serializers.Serializer[Any]) -> list[tuple[str, Converter]] | None:
+    def _plan(cls, serializer: serializers.Serializer[Any]) -> list[tuple[str, Converter | str]] | None:
+        """(field name, function of the instance or name of a `get_<field>` method), or None."""
         plan = PlannedRepresentation._plans.get(cls, _UNPLANNED)
         if plan is _UNPLANNED:
-            steps: list[tuple[str, Converter]] | None = []
+            steps: list[tuple[str, Converter | str]] | None = []
             for field in serializer._readable_fields:
-                converter = _converter(field)
-                if converter is None or steps is None:
+                step: Converter | str | None = (
+                    field.method_name if type(field) is serializers.SerializerMethodField else _converter(field)
+                )
+                if step is None or steps is None:
                     steps = None
                     break
-                steps.append((field.field_name, converter))
+                steps.append((str(field.field_name), step))
             PlannedRepresentation._plans[cls] = plan = steps
-        return plan  # type: ignore[return-value]
+        return plan
 
     def to_representation(self, instance: Any) -> Any:
         plan = type(self)._plan(self)
         if plan is None:
             return super().to_representation(instance)
-        return {name: convert(instance) for name, convert in plan}
+        return {name: getattr(self, step)(instance) if isinstance(step, str) else step(instance) for name, step in plan}
