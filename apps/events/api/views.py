@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import django_filters
@@ -48,10 +49,17 @@ def _ex(name: str, value: Any, **kwargs: Any) -> list[OpenApiExample]:
     return [OpenApiExample(name, value=value, response_only=True, **kwargs)]
 
 
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """ISO 8601 with any offset, compared in UTC (PostgreSQL refuses offsets beyond 15:59)."""
+
+    def filter(self, qs: Any, value: Any) -> Any:
+        return super().filter(qs, value.astimezone(dt.UTC) if value is not None else value)
+
+
 class EventFilter(django_filters.FilterSet):
     type = django_filters.CharFilter(method="filter_type", help_text='Exact type, or "<noun>.*".')
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
     after_sequence = django_filters.NumberFilter(
         field_name="sequence", lookup_expr="gt", help_text="Only events after this sequence number."
     )
