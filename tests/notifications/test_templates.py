@@ -77,3 +77,15 @@ def test_a_valid_override_passes_and_previews_with_sample_data() -> None:
     )
     validate_source(kind="payment_failed", part="sms", source=source)
     assert render_sample(kind="payment_failed", part="sms", source=source, language="en") == "12 ₦25,000.00 Hi Ada Obi"
+
+
+@pytest.mark.parametrize("language", ["fr", "es"])
+def test_every_string_has_a_translation(language: str) -> None:
+    from babel.messages.pofile import read_po
+    from django.conf import settings
+
+    with (settings.BASE_DIR / "locale" / language / "LC_MESSAGES" / "django.po").open("rb") as po_file:
+        catalog = read_po(po_file)
+    untranslated = [message.id for message in catalog if message.id and (not message.string or message.fuzzy)]
+    assert untranslated == []
+    assert len(catalog) > 140
