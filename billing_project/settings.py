@@ -363,6 +363,27 @@ WEBHOOK_MAX_BATCH_SIZE = 100
 WEBHOOK_MAX_REPLAY = 10_000
 CELERY_BEAT_SCHEDULE["events.sweep"] = {"task": "apps.events.tasks.sweep", "schedule": WEBHOOK_SWEEP_SECONDS}
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"].append("apps.events.schema.add_webhooks")  # type: ignore[attr-defined]
+# --- Notifications (apps.notifications) ---------------------------------------------------
+# Email: EMAIL_URL (smtp://, consolemail://) picks Django's backend; EMAIL_BACKEND may name an
+# anymail ESP instead (anymail.backends.postmark.EmailBackend), configured by ANYMAIL_* variables
+# (ANYMAIL_POSTMARK_SERVER_TOKEN, ANYMAIL_POSTMARK_API_URL, ANYMAIL_WEBHOOK_SECRET, ...).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=globals()["EMAIL_BACKEND"])
+ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in env.ENVIRON.items() if name.startswith("ANYMAIL_")}
+# Where providers call back (Twilio status): "{host}" is the tenant's host.
+NOTIFICATIONS_CALLBACK_BASE_URL = env.str(
+    "NOTIFICATIONS_CALLBACK_BASE_URL", default="https://{host}" if IS_PRODUCTION else "http://{host}:8000"
+)
+# SMS is not sent in these hours of the account's own timezone (HH:MM-HH:MM); deferred, not dropped.
+NOTIFICATIONS_SMS_QUIET_HOURS = env.str("NOTIFICATIONS_SMS_QUIET_HOURS", default="21:00-08:00")
+NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=6)
+NOTIFICATIONS_RETRY_BACKOFF_SECONDS = env.int("NOTIFICATIONS_RETRY_BACKOFF_SECONDS", default=30)
+PUSH_RELAY_URL = env.str("PUSH_RELAY_URL", default="")
+PUSH_RELAY_SECRET = env.str("PUSH_RELAY_SECRET", default="")
+CELERY_TASK_ROUTES["apps.notifications.tasks.send_high_priority*"] = {"queue": "notifications-high"}
+CELERY_BEAT_SCHEDULE["notifications.dispatch-due"] = {
+    "task": "apps.notifications.tasks.dispatch_due_everywhere",
+    "schedule": 30.0,
+}
 
 # --- Tenant-safe migrations (safe_migrate) --------------------------------------------------
 # Django's migrate with a per-migration hook for safe_migrate's timeouts; plain otherwise.

@@ -9,6 +9,7 @@ from apps.tenants.admin import operator_site
 urlpatterns = [
     path("admin/", operator_site.urls),
     path("webhooks/stripe/", stripe_webhook, name="stripe-webhook"),
+    path("notifications/anymail/", include("anymail.urls")),
     path("api/v1/", include("billing_project.api_urls")),
     re_path(r"^api/", api_not_found),
 ]
