@@ -37,43 +37,41 @@ def _label(data: dict[str, Any], key: str, default: str = "unknown") -> str:
 
 
 def _invoice_finalized(data: dict[str, Any], schema: str) -> None:
-    metrics.INVOICES_FINALIZED.labels(**metrics.business_labels(schema)).inc()
+    metrics.business(metrics.INVOICES_FINALIZED, schema).inc()
     currency = _label(data, "currency")
-    metrics.INVOICE_AMOUNT.labels(**metrics.business_labels(schema, currency=currency)).inc(_amount(data, "total"))
+    metrics.business(metrics.INVOICE_AMOUNT, schema, currency=currency).inc(_amount(data, "total"))
 
 
 def _payment(outcome: str, data: dict[str, Any], schema: str) -> None:
     gateway = _label(data, "gateway", "manual")
-    metrics.PAYMENTS.labels(**metrics.business_labels(schema, gateway=gateway, outcome=outcome)).inc()
+    metrics.business(metrics.PAYMENTS, schema, gateway=gateway, outcome=outcome).inc()
     if outcome == "succeeded":
         currency, amount = _label(data, "currency"), _amount(data, "amount")
-        metrics.PAYMENT_AMOUNT.labels(**metrics.business_labels(schema, currency=currency)).inc(amount)
+        metrics.business(metrics.PAYMENT_AMOUNT, schema, currency=currency).inc(amount)
         metrics.PAYMENT_AMOUNT_HISTOGRAM.labels(currency=currency).observe(amount)
 
 
 def _refund(data: dict[str, Any], schema: str) -> None:
     gateway = _label(data, "gateway", "manual")
-    metrics.REFUNDS.labels(**metrics.business_labels(schema, gateway=gateway)).inc()
+    metrics.business(metrics.REFUNDS, schema, gateway=gateway).inc()
     currency = _label(data, "currency")
-    metrics.REFUND_AMOUNT.labels(**metrics.business_labels(schema, currency=currency)).inc(
-        _amount(data, "refund_amount")
-    )
+    metrics.business(metrics.REFUND_AMOUNT, schema, currency=currency).inc(_amount(data, "refund_amount"))
 
 
 def _credit_note(data: dict[str, Any], schema: str) -> None:
-    metrics.CREDIT_NOTES.labels(**metrics.business_labels(schema)).inc()
+    metrics.business(metrics.CREDIT_NOTES, schema).inc()
     currency = _label(data, "currency")
-    metrics.CREDIT_NOTE_AMOUNT.labels(**metrics.business_labels(schema, currency=currency)).inc(_amount(data, "amount"))
+    metrics.business(metrics.CREDIT_NOTE_AMOUNT, schema, currency=currency).inc(_amount(data, "amount"))
 
 
 def _dunning_step(data: dict[str, Any], schema: str) -> None:
-    labels = metrics.business_labels(schema, action=_label(data, "action"), outcome=_label(data, "outcome"))
-    metrics.DUNNING_ACTIONS.labels(**labels).inc()
+    labels = {"action": _label(data, "action"), "outcome": _label(data, "outcome")}
+    metrics.business(metrics.DUNNING_ACTIONS, schema, **labels).inc()
 
 
 def _notification(outcome: str, data: dict[str, Any], schema: str) -> None:
-    labels = metrics.business_labels(schema, channel=_label(data, "channel"), outcome=outcome)
-    metrics.NOTIFICATIONS.labels(**labels).inc()
+    labels = {"channel": _label(data, "channel"), "outcome": outcome}
+    metrics.business(metrics.NOTIFICATIONS, schema, **labels).inc()
 
 
 COUNTERS: dict[str, Counting] = {
