@@ -19,6 +19,9 @@ class BillingProjectConfig(AppConfig):
 
         connection_created.connect(install_query_metrics, dispatch_uid="observability.query_metrics")
         on_published(count_after_commit)
+        structlog_signals.bind_extra_request_metadata.connect(
+            logs.bind_request_id, dispatch_uid="observability.request_id"
+        )
         structlog_signals.bind_extra_request_finished_metadata.connect(
             logs.bind_request_subject, dispatch_uid="observability.request_subject"
         )

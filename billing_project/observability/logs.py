@@ -95,6 +95,14 @@ def add_tenant(logger: Any, method_name: str, event_dict: MutableMapping[str, An
     return event_dict
 
 
+def bind_request_id(request: Any, logger: Any, **kwargs: Any) -> None:
+    """django-structlog `bind_extra_request_metadata` receiver: the request id ApiEdgeMiddleware
+    validated and echoes (the caller's X-Request-ID or a fresh one), not one of its own."""
+    request_id = getattr(request, "request_id", None)
+    if request_id:
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+
+
 def bind_request_subject(request: Any, logger: Any, response: Any = None, **kwargs: Any) -> None:
     """django-structlog `bind_extra_request_finished_metadata` receiver: the API caller, once known."""
     principal = getattr(request, "user", None)
