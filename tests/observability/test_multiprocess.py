@@ -27,9 +27,9 @@ from apps.payments.models import Payment, PaymentStatus
 from apps.payments.tasks import charge_saved_method
 from apps.tenants.models import Tenant
 from billing_project.celery import app as celery_app
+from tests import conftest as shared
 from tests.accounts.factories import AccountFactory
 from tests.api.conftest import token
-from tests import conftest as shared
 from tests.invoices.factories import open_invoice
 from tests.observability.scrape import Samples, parse, series, total, value
 from tests.payments.fake_stripe import FakeStripe
