@@ -182,6 +182,17 @@ WEBHOOK_DELIVERIES = Counter(
     "Webhook delivery attempts, by outcome (delivered, failed, gave_up).",
     ["outcome", *_TENANT],
 )
+WEBHOOK_ENDPOINTS_DISABLED = Counter(
+    "billing_webhook_endpoints_disabled", "Webhook endpoints disabled (webhook_endpoint.disabled events).", [*_TENANT]
+)
+DUNNING_RUNS = Counter(
+    "billing_dunning_runs", "Daily dunning runs finished, by outcome (succeeded, failed).", ["outcome"]
+)
+DUNNING_LAST_RUN_SUCCESS = Gauge(
+    "billing_dunning_last_run_success_timestamp_seconds",
+    "When the last successful dunning run finished (Unix time).",
+    multiprocess_mode="max",
+)
 EVENT_DELIVERY_LATENCY = Histogram(
     "billing_event_delivery_latency_seconds",
     "Time from an event's commit (created_at) to its successful webhook delivery.",
@@ -205,6 +216,13 @@ def observe_webhook_delivery(*, outcome: str, schema_name: str | None, event_cre
     if outcome == "delivered" and event_created_at is not None:
         latency = time.time() - event_created_at.timestamp()
         EVENT_DELIVERY_LATENCY.observe(max(latency, 0.0))
+
+
+def observe_dunning_run(*, succeeded: bool) -> None:
+    """The dunning run calls this when a run (all tenants) ends; alerts page on a missed day."""
+    DUNNING_RUNS.labels(outcome="succeeded" if succeeded else "failed").inc()
+    if succeeded:
+        DUNNING_LAST_RUN_SUCCESS.set(time.time())
 
 
 @dataclass

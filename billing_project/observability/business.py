@@ -74,6 +74,10 @@ def _notification(outcome: str, data: dict[str, Any], schema: str) -> None:
     metrics.business(metrics.NOTIFICATIONS, schema, **labels).inc()
 
 
+def _endpoint_disabled(data: dict[str, Any], schema: str) -> None:
+    metrics.business(metrics.WEBHOOK_ENDPOINTS_DISABLED, schema).inc()
+
+
 COUNTERS: dict[str, Counting] = {
     "invoice.finalized": _invoice_finalized,
     "payment.succeeded": partial(_payment, "succeeded"),
@@ -83,6 +87,7 @@ COUNTERS: dict[str, Counting] = {
     "dunning.step_executed": _dunning_step,
     "notification.sent": partial(_notification, "sent"),
     "notification.failed": partial(_notification, "failed"),
+    "webhook_endpoint.disabled": _endpoint_disabled,
 }
 
 
