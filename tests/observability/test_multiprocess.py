@@ -163,6 +163,60 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         stripe.stop()
 
 
+def query_prometheus(port: int, promql: str) -> float | None:
+    response = httpx.get(f"http://127.0.0.1:{port}/api/v1/query", params={"query": promql}, timeout=10)
+    result = response.json()["data"]["result"]
+    return float(result[0]["value"][1]) if result else None
+
+
+def real_prometheus_reads(deployment: Deployment, tmp: Path, queries: dict[str, float]) -> None:
+    """Start the real Prometheus binary against the running app; read values through its query API."""
+    binary = shutil.which("prometheus")
+    assert binary, "prometheus missing: `make system-deps` installs Debian's prometheus package"
+    port = free_port()
+    config = tmp / "prometheus.yml"
+    config.write_text(
+        json.dumps(
+            {
+                "global": {"scrape_interval": "1s"},
+                "scrape_configs": [
+                    {
+                        "job_name": "billing",
+                        "authorization": {"type": "Bearer", "credentials": METRICS_TOKEN},
+                        "static_configs": [{"targets": [f"127.0.0.1:{deployment.port}"]}],
+                    }
+                ],
+            }
+        )
+    )
+    log = tmp / "prometheus.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+
+        def answered() -> bool:
+            assert process.poll() is None, log.read_text()[-2000:]
+            try:
+                return all(query_prometheus(port, promql) == expected for promql, expected in queries.items())
+            except (httpx.TransportError, KeyError, ValueError):
+                return False
+
+        wait_for(answered, f"Prometheus to scrape {queries}", timeout=60)
+        assert query_prometheus(port, 'up{job="billing"}') == 1.0
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def process_pids(samples: Samples, kind: str) -> set[int]:
     return {int(labels["pid"]) for labels in series(samples, "billing_process_up") if labels["kind"] == kind}
 
@@ -176,7 +230,7 @@ def json_lines(log: Path) -> list[dict[str, Any]]:
 
 
 def test_counts_are_exact_across_four_web_workers_and_two_celery_children(
-    committed_tenant: Tenant, deployment: Deployment
+    committed_tenant: Tenant, deployment: Deployment, tmp_path: Path
 ) -> None:
     slug = committed_tenant.schema_name
     # K payments, each a task that charges a saved card through Stripe (the local fake).
@@ -270,5 +324,15 @@ def test_counts_are_exact_across_four_web_workers_and_two_celery_children(
             assert (line["request_id"], line["tenant"]) == ("req-from-the-api", slug)
     for log in (deployment.web_log, deployment.worker_log):
         assert "ada.obi0@example.com" not in log.read_text()
+    # The real Prometheus reads the same numbers through its own query API.
+    real_prometheus_reads(
+        deployment,
+        tmp_path,
+        {
+            'sum(billing_payments_total{gateway="stripe",outcome="succeeded"})': float(PAYMENTS),
+            'sum(billing_http_requests_total{route="/api/v1/accounts/",status="2xx"})': float(API_CALLS),
+        },
+    )
+
     # The worker's liveness heartbeat is being touched.
     assert time.time() - Path(deployment.env["CELERY_HEARTBEAT_FILE"]).stat().st_mtime < 30
