@@ -56,6 +56,9 @@ class Section:
     requires: tuple[str, ...]
     sql: str
     emit: Emit
+    # How the values of several schemas combine into one series: "sum" (amounts, counts) or
+    # "max" (ages). Counts always sum.
+    combine: str = "sum"
 
 
 _sections: dict[str, Section] = {}
@@ -152,6 +155,51 @@ register_section(
 )
 
 
+def _emit_outbox(rows: list[Row]) -> Iterator[GaugeMetricFamily]:
+    backlog = GaugeMetricFamily(
+        "billing_outbox_undelivered_events", "Webhook deliveries not yet made (pending).", labels=_tenant_labels()
+    )
+    oldest = GaugeMetricFamily(
+        "billing_outbox_oldest_event_age_seconds",
+        "Age of the oldest pending webhook delivery (0 when none).",
+        labels=_tenant_labels(),
+    )
+    for tenant, _label1, _label2, age, count in rows:
+        backlog.add_metric(_labels(tenant), float(count))
+        oldest.add_metric(_labels(tenant), float(age))
+    yield from (backlog, oldest)
+
+
+def _emit_disabled_endpoints(rows: list[Row]) -> Iterator[GaugeMetricFamily]:
+    family = GaugeMetricFamily(
+        "billing_webhook_endpoints_disabled", "Webhook endpoints currently disabled.", labels=_tenant_labels()
+    )
+    for tenant, _label1, _label2, _value, count in rows:
+        family.add_metric(_labels(tenant), float(count))
+    yield family
+
+
+# The events app's outbox (#5): pending deliveries, from the partial index on pending rows.
+register_section(
+    Section(
+        name="outbox",
+        requires=("events_delivery.status", "events_delivery.created_at"),
+        sql="SELECT '', '', COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0), count(*) "
+        "FROM {schema}.events_delivery WHERE status = 'pending'",
+        emit=_emit_outbox,
+        combine="max",
+    )
+)
+register_section(
+    Section(
+        name="webhook_endpoints",
+        requires=("events_webhookendpoint.enabled",),
+        sql="SELECT '', '', 0, count(*) FROM {schema}.events_webhookendpoint WHERE NOT enabled",
+        emit=_emit_disabled_endpoints,
+    )
+)
+
+
 @dataclass
 class Snapshot:
     """One refresh: per section, (tenant, label1, label2) -> [value, count] summed over schemas."""
@@ -219,7 +267,10 @@ def refresh(timeout_ms: int | None = None) -> Snapshot:
             for name, schema, label1, label2, value, count in cursor.fetchall():
                 key = (tenant_label_value(schema) if TENANT_LABEL_ENABLED else "", label1 or "", label2 or "")
                 cell = snapshot.sums[name].setdefault(key, [Decimal(0), 0])
-                cell[0] += Decimal(value or 0)
+                if _sections[name].combine == "max":
+                    cell[0] = max(cell[0], Decimal(value or 0))
+                else:
+                    cell[0] += Decimal(value or 0)
                 cell[1] += int(count or 0)
     snapshot.duration = time.perf_counter() - started
     snapshot.refreshed_at = time.time()
