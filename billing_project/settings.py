@@ -336,6 +336,9 @@ CELERY_BEAT_SCHEDULE["tenants.prune-idempotency-records"] = {
 # bounded by a transaction-local statement_timeout (milliseconds).
 METRICS_CACHE_SECONDS = env.float("METRICS_CACHE_SECONDS", default=30.0)
 METRICS_DB_TIMEOUT_MS = env.int("METRICS_DB_TIMEOUT_MS", default=5000)
+# Tenant schemas per aggregate statement: one statement locks every table and index it plans,
+# and PostgreSQL's lock table holds max_locks_per_transaction x max_connections locks in all.
+METRICS_SCHEMAS_PER_STATEMENT = env.int("METRICS_SCHEMAS_PER_STATEMENT", default=50)
 # `tenant` label on business metrics: `none` (default; per-tenant detail from SQL and logs) or
 # `all`, optionally limited to an allow-list (others are counted as tenant="other"). apps.core.metrics
 # reads the same variables at import time (label names are fixed when metrics are created).
@@ -369,7 +372,7 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("apps.tenants.middleware.TenantMiddleware") + 1, "django_structlog.middlewares.RequestMiddleware"
 )
 # A firewalled database must fail readiness within seconds, not hang the probe.
-DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=10))
 
 # --- Tenant-safe migrations (safe_migrate) --------------------------------------------------
 # Django's migrate with a per-migration hook for safe_migrate's timeouts; plain otherwise.

@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -223,58 +223,92 @@ def _quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# One pass over the catalog (hash joins, not a subquery per tenant): per tenant schema, which of
+# the `table.column` requirements exist there.
 TENANTS_SQL = """
+WITH previous AS MATERIALIZED (SELECT current_setting('statement_timeout') AS timeout),
+     config AS MATERIALIZED (SELECT previous.timeout, set_config('statement_timeout', %s, false) FROM previous)
 SELECT t.schema_name, (now() AT TIME ZONE t.timezone)::date::text,
-       ARRAY(SELECT c.relname || '.' || a.attname
-               FROM pg_catalog.pg_class c
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-               JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
-              WHERE n.nspname = t.schema_name AND c.relname = ANY(%s) AND c.relkind IN ('r', 'p')
-                AND a.attnum > 0 AND NOT a.attisdropped),
-       set_config('statement_timeout', %s, true)
+       COALESCE(array_agg(present.requirement) FILTER (WHERE present.requirement IS NOT NULL), '{}'),
+       config.timeout
   FROM public.tenants_tenant t
+ CROSS JOIN config
+  LEFT JOIN (
+        SELECT n.nspname AS schema_name, c.relname || '.' || a.attname AS requirement
+          FROM pg_catalog.pg_class c
+          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+         WHERE c.relkind IN ('r', 'p') AND c.relname = ANY(%s)
+           AND c.relname || '.' || a.attname = ANY(%s)
+       ) present ON present.schema_name = t.schema_name
  WHERE t.schema_name <> 'public'
+ GROUP BY t.schema_name, t.timezone, config.timeout
  ORDER BY t.schema_name
 """
 
 
-def refresh(timeout_ms: int | None = None) -> Snapshot:
-    """Run the two statements and sum their rows (the collector's cache calls this)."""
+def _batches(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def refresh(timeout_ms: int | None = None, schemas_per_statement: int | None = None) -> Snapshot:
+    """Run the catalog statement and the batched aggregates; sum their rows (the collector's cache
+    calls this).
+
+    Each aggregate statement covers `METRICS_SCHEMAS_PER_STATEMENT` schemas and runs in its own
+    implicit transaction: one statement over 500 schemas would hold a lock on every table and
+    index it plans (about 20 per tenant), beyond PostgreSQL's shared lock table
+    (max_locks_per_transaction x max_connections). The statement_timeout is set for the session
+    by the first statement and restored by the last, so it never leaks into later requests.
+    """
     timeout = str(int(timeout_ms or settings.METRICS_DB_TIMEOUT_MS))
+    batch_size = schemas_per_statement or settings.METRICS_SCHEMAS_PER_STATEMENT
     sections = list(_sections.values())
-    tables = sorted({req.split(".", 1)[0] for section in sections for req in section.requires})
+    requirements = sorted({req for section in sections for req in section.requires})
+    tables = sorted({req.split(".", 1)[0] for req in requirements})
     started = time.perf_counter()
     snapshot = Snapshot(sums={section.name: {} for section in sections})
-    # In a transaction so that set_config(..., true) stays local to it: the timeout never
-    # leaks into later requests on this persistent connection.
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(TENANTS_SQL, [tables, timeout])
+    with connection.cursor() as cursor:
+        cursor.execute(TENANTS_SQL, [timeout, tables, requirements])
         tenants = cursor.fetchall()
         snapshot.statements, snapshot.tenants = 1, len(tenants)
-        branches = []
-        for schema, today, present, _timeout in tenants:
-            available = set(present)
-            for section in sections:
-                if all(req in available for req in section.requires):
-                    sql = section.sql.format(schema=_quote_ident(schema), today=f"DATE {_quote_literal(today)}")
-                    branches.append(
-                        # Schema names and dates are quoted; the section SQL is ours.
-                        f"SELECT {_quote_literal(section.name)}, {_quote_literal(schema)}, q.* FROM ({sql}) q"  # noqa: S608
-                    )
-        if branches:
-            cursor.execute("\nUNION ALL\n".join(branches))
-            snapshot.statements = 2
-            for name, schema, label1, label2, value, count in cursor.fetchall():
-                key = (tenant_label_value(schema) if TENANT_LABEL_ENABLED else "", label1 or "", label2 or "")
-                cell = snapshot.sums[name].setdefault(key, [Decimal(0), 0])
-                if _sections[name].combine == "max":
-                    cell[0] = max(cell[0], Decimal(value or 0))
-                else:
-                    cell[0] += Decimal(value or 0)
-                cell[1] += int(count or 0)
+        previous_timeout = tenants[0][3] if tenants else None
+        try:
+            branches: dict[str, list[str]] = {}
+            for schema, today, present, _previous in tenants:
+                available = set(present)
+                for section in sections:
+                    if all(req in available for req in section.requires):
+                        sql = section.sql.format(schema=_quote_ident(schema), today=f"DATE {_quote_literal(today)}")
+                        branches.setdefault(schema, []).append(
+                            # Schema names and dates are quoted; the section SQL is ours.
+                            f"SELECT {_quote_literal(section.name)}, {_quote_literal(schema)}, q.* FROM ({sql}) q"  # noqa: S608
+                        )
+            for batch in _batches(sorted(branches), batch_size):
+                cursor.execute("\nUNION ALL\n".join(branch for schema in batch for branch in branches[schema]))
+                snapshot.statements += 1
+                for row in cursor.fetchall():
+                    _add(snapshot, row)
+        finally:
+            if previous_timeout is not None:
+                cursor.execute("SELECT set_config('statement_timeout', %s, false)", [previous_timeout])
+                snapshot.statements += 1
     snapshot.duration = time.perf_counter() - started
     snapshot.refreshed_at = time.time()
     return snapshot
+
+
+def _add(snapshot: Snapshot, row: tuple[Any, ...]) -> None:
+    """Add one (section, schema, label1, label2, value, count) row to the snapshot."""
+    name, schema, label1, label2, value, count = row
+    key = (tenant_label_value(schema) if TENANT_LABEL_ENABLED else "", label1 or "", label2 or "")
+    cell = snapshot.sums[name].setdefault(key, [Decimal(0), 0])
+    if _sections[name].combine == "max":
+        cell[0] = max(cell[0], Decimal(value or 0))
+    else:
+        cell[0] += Decimal(value or 0)
+    cell[1] += int(count or 0)
 
 
 class DatabaseGaugeCollector(Collector):

@@ -83,23 +83,30 @@ def test_overdue_gauges_match_the_ledger_per_currency_and_bucket_after_the_ttl(c
     assert ("JPY", "current") not in expected
 
 
-def test_a_refresh_is_two_statements_whatever_the_tenant_count(committed_tenant: Tenant) -> None:
+def test_a_refresh_is_one_catalog_statement_plus_one_per_batch_of_schemas(committed_tenant: Tenant) -> None:
     use_public_schema()
-    with CaptureQueriesContext(connection) as queries:
-        snapshot = db_gauges.refresh()
-    assert snapshot.statements == 2
-    # BEGIN/COMMIT keep the statement_timeout local; django-tenants sets search_path lazily.
-    statements = [
-        q["sql"]
-        for q in queries.captured_queries
-        if q["sql"] not in {"BEGIN", "COMMIT"} and not q["sql"].startswith("SET search_path")
-    ]
-    assert len(statements) == 2, [sql[:80] for sql in statements]
-    assert snapshot.tenants == Tenant.objects.exclude(schema_name="public").count()
-    # The timeout is transaction-local: it did not leak into this connection.
+    tenants = Tenant.objects.exclude(schema_name="public").count()
+    assert tenants >= 3
+    for batch_size, batches in ((100, 1), (2, -(-tenants // 2))):
+        with CaptureQueriesContext(connection) as queries:
+            snapshot = db_gauges.refresh(schemas_per_statement=batch_size)
+        # The catalog (which also sets the timeout), the batches, and restoring the timeout.
+        assert snapshot.statements == 1 + batches + 1
+        statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith("SET search_path")]
+        assert len(statements) == snapshot.statements, [sql[:80] for sql in statements]
+        assert snapshot.tenants == tenants
+    # The timeout never leaks into this connection's later statements.
     with connection.cursor() as cursor:
         cursor.execute("SHOW statement_timeout")
         assert cursor.fetchone()[0] == "0"
+
+
+def test_batches_add_up_to_the_same_figures(committed_tenant: Tenant) -> None:
+    use_tenant(committed_tenant)
+    open_invoice(AccountFactory(currency="USD"), "12.34")
+    use_public_schema()
+    one, many = db_gauges.refresh(schemas_per_statement=1000), db_gauges.refresh(schemas_per_statement=1)
+    assert one.sums == many.sums
 
 
 def test_a_section_whose_table_does_not_exist_yet_is_left_out(db: None) -> None:
