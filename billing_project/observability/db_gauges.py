@@ -5,12 +5,15 @@ read the same whichever gunicorn worker or Celery child answers the scrape. So a
 the per-scrape registry computes these gauges from the database, cached for
 `METRICS_CACHE_SECONDS` in the process.
 
-Cheap at 500 tenants: exactly two SQL statements per refresh, whatever the tenant count.
+Cheap at 500 tenants: a fixed handful of statements, never one per tenant.
 1. The tenants with, per schema, which of the tables/columns the sections need exist there
-   (catalog lookups; the same statement sets a transaction-local `statement_timeout`).
-2. One `UNION ALL` of every section over every tenant schema that has its tables. Each
-   branch is an aggregate answered from an index (the open-invoice partial index holds
-   `currency, due_date, amount_due`), so the cost follows open invoices, not history.
+   (one pass over the catalog; the same statement sets the session's `statement_timeout`).
+2. One `UNION ALL` of every section per `METRICS_SCHEMAS_PER_STATEMENT` schemas (50: 10
+   statements at 500 tenants). Each branch is an aggregate answered from an index (the
+   open-invoice partial index holds `currency, due_date, amount_due`), so the cost follows open
+   invoices, not history. A single statement over 500 schemas fails: it locks every table and
+   index it plans, beyond PostgreSQL's shared lock table.
+3. Restoring the timeout.
 
 Sections are built from the tables present, so an app whose tables do not exist yet
 (dunning, a new events column) simply contributes nothing until its migration runs. Apps
