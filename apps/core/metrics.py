@@ -243,6 +243,12 @@ def outcome_of(status_code: int | None, *, failed: bool) -> str:
     return "success"
 
 
+def count_http_call(service: str, *, status_code: int | None, seconds: float) -> None:
+    """Count one finished outbound call (`status_code` None: no answer, a network error)."""
+    EXTERNAL_REQUEST_DURATION.labels(service=service).observe(max(seconds, 0.0))
+    EXTERNAL_REQUESTS.labels(service=service, outcome=outcome_of(status_code, failed=status_code is None)).inc()
+
+
 @contextmanager
 def observe_http_call(service: str) -> Iterator[HttpCall]:
     """Time and count one call to an external service (`stripe`, `esp`, `twilio`, `webhook`).
