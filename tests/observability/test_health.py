@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 from io import StringIO
 
@@ -10,6 +11,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.utils import load_backend
 from django.test import Client
+from django.utils import timezone
 
 from billing_project.observability import health
 
@@ -35,7 +37,10 @@ def test_liveness_answers_on_the_pod_ip_without_touching_anything(db: None) -> N
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
-def test_readiness_runs_every_check_and_answers_200(db: None) -> None:
+def test_readiness_runs_every_check_and_answers_200(db: None, settings) -> None:
+    # Earlier tests (receiver outages) may leave old pending deliveries in committed schemas:
+    # the outbox check has its own test below.
+    settings.HEALTH_OUTBOX_LAG_SECONDS = 10**9
     response = Client(HTTP_HOST=POD_IP_HOST).get("/health/ready")
     body = response.json()
     assert response.status_code == 200, body
@@ -92,3 +97,26 @@ def test_the_health_command_prints_each_check_and_exits_non_zero_on_failure(db: 
     with pytest.raises(SystemExit) as exit_info:
         call_command("health", stdout=StringIO())
     assert exit_info.value.code == 1
+
+
+def test_an_old_undelivered_event_fails_the_outbox_check(committed_tenant, settings) -> None:
+    from django.db import transaction
+
+    from apps.core.tenancy import use_public_schema, use_tenant
+    from apps.events.models import Delivery
+    from apps.events.services import publish
+    from apps.events.webhooks import endpoint_create
+    from billing_project.observability.db_gauges import DatabaseGaugeCollector
+
+    use_tenant(committed_tenant)
+    endpoint_create(url="https://receiver.example.com/hooks", event_types=["*"])
+    with transaction.atomic():
+        publish("account.created", "acc-1", {"account": "acc-1"})
+    Delivery.objects.update(created_at=timezone.now() - dt.timedelta(hours=2))
+    use_public_schema()
+    settings.HEALTH_OUTBOX_LAG_SECONDS = 3600
+    DatabaseGaugeCollector.reset()
+    problem = health.check_outbox()
+    assert problem is not None and problem.startswith("oldest undelivered event is ")
+    settings.HEALTH_OUTBOX_LAG_SECONDS = 10**9
+    assert health.check_outbox() is None
