@@ -80,7 +80,15 @@ def test_work_that_rolls_back_is_never_counted(in_tenant_a, django_capture_on_co
         ),
         (
             "credit_note.issued",
-            {"credit_note": "x", "account": "a1", "currency": "USD", "amount": "5.25"},
+            {
+                "credit_note": "x",
+                "invoice": "i1",
+                "account": "a1",
+                "number": "CN-2026-000001",
+                "currency": "USD",
+                "amount": "5.25",
+                "applied_to_invoice": "5.25",
+            },
             "billing_credit_notes_issued_total",
             {},
         ),
