@@ -43,6 +43,16 @@ system-deps: setup
 	else \
 	  echo "the browser smoke test needs chromium: run 'sudo apt-get install chromium'"; \
 	fi
+	@# promtool (alert rule checks and tests) and prometheus (the real-scrape test): Debian's prometheus.
+	@if [ -x /usr/bin/promtool ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing prometheus (promtool checks the alert rules)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 \
+	    || { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }; \
+	else \
+	  echo "the alert rule tests need promtool: run 'sudo apt-get install prometheus'"; \
+	fi
 
 run: setup system-deps
 	$(PY) -m billing_project.devenv run

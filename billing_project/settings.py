@@ -13,6 +13,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from billing_project import SDK_VERSION
+from billing_project.observability.logs import configure_structlog, logging_config
 
 # Lets admin.ModelAdmin[Model] and friends be subscripted at run time (typed admin).
 django_stubs_ext.monkeypatch()
@@ -384,6 +385,49 @@ CELERY_BEAT_SCHEDULE["notifications.dispatch-due"] = {
     "task": "apps.notifications.tasks.dispatch_due_everywhere",
     "schedule": 30.0,
 }
+
+# --- Observability (apps.core.metrics, billing_project.observability) -------------------------
+# /metrics: database gauges are recomputed at most this often per process (seconds), each refresh
+# bounded by a statement_timeout (milliseconds).
+METRICS_CACHE_SECONDS = env.float("METRICS_CACHE_SECONDS", default=30.0)
+METRICS_DB_TIMEOUT_MS = env.int("METRICS_DB_TIMEOUT_MS", default=5000)
+# Tenant schemas per aggregate statement: one statement locks every table and index it plans,
+# and PostgreSQL's lock table holds max_locks_per_transaction x max_connections locks in all.
+METRICS_SCHEMAS_PER_STATEMENT = env.int("METRICS_SCHEMAS_PER_STATEMENT", default=50)
+# `tenant` label on business metrics: `none` (default; per-tenant detail from SQL and logs) or
+# `all`, optionally limited to an allow-list (others are counted as tenant="other"). apps.core.metrics
+# reads the same variables at import time (label names are fixed when metrics are created).
+METRICS_TENANT_LABEL = env.str("METRICS_TENANT_LABEL", default="none").strip().lower()
+if METRICS_TENANT_LABEL not in {"all", "none"}:
+    raise ImproperlyConfigured(f"METRICS_TENANT_LABEL must be all or none, not {METRICS_TENANT_LABEL!r}")
+METRICS_TENANT_ALLOWLIST = env.list("METRICS_TENANT_ALLOWLIST", default=[])
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+# /health/ready: tenant schemas whose migrations are checked per probe, and the outbox lag
+# (oldest undelivered event, seconds) above which the instance reports not ready.
+HEALTH_MIGRATION_SAMPLE = env.int("HEALTH_MIGRATION_SAMPLE", default=3)
+HEALTH_OUTBOX_LAG_SECONDS = env.float("HEALTH_OUTBOX_LAG_SECONDS", default=900.0)
+HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default=3.0)
+# Celery worker liveness: the worker touches this file every CELERY_HEARTBEAT_SECONDS.
+CELERY_HEARTBEAT_FILE = env.str("CELERY_HEARTBEAT_FILE", default=str(LOCAL_DIR / "celery-heartbeat"))
+CELERY_HEARTBEAT_SECONDS = env.float("CELERY_HEARTBEAT_SECONDS", default=10.0)
+# Logs: JSON lines in production (and whenever LOG_FORMAT=json), readable lines in dev.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if IS_PRODUCTION else "console")
+if LOG_FORMAT not in {"json", "console"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or console, not {LOG_FORMAT!r}")
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
+configure_structlog()
+SHARED_APPS.append("django_structlog")
+INSTALLED_APPS.append("django_structlog")
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# Request metrics first (they time everything), then the probes, answered before host checks;
+# request logging context once TenantMiddleware has picked the tenant.
+MIDDLEWARE.insert(0, "billing_project.observability.middleware.RequestMetricsMiddleware")
+MIDDLEWARE.insert(1, "billing_project.observability.middleware.ProbeMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("apps.tenants.middleware.TenantMiddleware") + 1, "django_structlog.middlewares.RequestMiddleware"
+)
+# A firewalled database must fail readiness within seconds, not hang the probe.
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=10))
 
 # --- Tenant-safe migrations (safe_migrate) --------------------------------------------------
 # Django's migrate with a per-migration hook for safe_migrate's timeouts; plain otherwise.
