@@ -38,8 +38,11 @@ DEV_JWT_SECRET = "dev-platform-jwt-secret-not-for-production-use-000000"
 _required_in_production = ["SECRET_KEY", "DATABASE_URL", "REDIS_URL", "BASE_DOMAIN"]
 if IS_PRODUCTION:
     _missing = [name for name in _required_in_production if not env.str(name, default="")]
-    if not (env.str("PLATFORM_JWT_SECRET", default="") or env.str("PLATFORM_JWT_PUBLIC_KEY", default="")):
-        _missing.append("PLATFORM_JWT_SECRET or PLATFORM_JWT_PUBLIC_KEY")
+    if not any(
+        env.str(name, default="")
+        for name in ("PLATFORM_JWT_SECRET", "PLATFORM_JWT_PUBLIC_KEY", "PLATFORM_JWT_JWKS_URL")
+    ):
+        _missing.append("PLATFORM_JWT_SECRET, PLATFORM_JWT_PUBLIC_KEY or PLATFORM_JWT_JWKS_URL")
     if _missing:
         raise ImproperlyConfigured(f"DJANGO_ENV=production needs {', '.join(_missing)} to be set")
     if env.str("SECRET_KEY") == DEV_SECRET_KEY or len(env.str("SECRET_KEY")) < 50:
@@ -329,6 +332,12 @@ CELERY_BEAT_SCHEDULE["tenants.prune-idempotency-records"] = {
     "task": "apps.tenants.tasks.prune_idempotency_records",
     "schedule": 60.0 * 60,
 }
+
+# --- Platform deploy, gateway and data protection (#11) ------------------------------------
+# The platform's JWK Set: a token naming a `kid` is verified with that key (key rotation);
+# tokens without `kid` keep using PLATFORM_JWT_SECRET / PLATFORM_JWT_PUBLIC_KEY.
+PLATFORM_JWT_JWKS_URL = env.str("PLATFORM_JWT_JWKS_URL", default="")
+PLATFORM_JWT_JWKS_CACHE_SECONDS = env.float("PLATFORM_JWT_JWKS_CACHE_SECONDS", default=300.0)
 
 # --- Tenant-safe migrations (safe_migrate) --------------------------------------------------
 # Django's migrate with a per-migration hook for safe_migrate's timeouts; plain otherwise.
