@@ -13,8 +13,9 @@ set -eu
 # process starting must not inherit files of a previous container's PIDs (OPS-NOTES A.1).
 prepare_metrics_dir() {
     if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
-        rm -rf "${PROMETHEUS_MULTIPROC_DIR:?}"
+        # Empty it rather than remove it: on Kubernetes it is its own emptyDir mount.
         mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+        find "${PROMETHEUS_MULTIPROC_DIR:?}" -mindepth 1 -delete
     fi
 }
 
