@@ -91,6 +91,7 @@ TENANT_APPS = [
     "apps.payments",
     "apps.notifications",
     "apps.dunning",
+    "apps.privacy",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
