@@ -339,6 +339,11 @@ CELERY_BEAT_SCHEDULE["tenants.prune-idempotency-records"] = {
 # tokens without `kid` keep using PLATFORM_JWT_SECRET / PLATFORM_JWT_PUBLIC_KEY.
 PLATFORM_JWT_JWKS_URL = env.str("PLATFORM_JWT_JWKS_URL", default="")
 PLATFORM_JWT_JWKS_CACHE_SECONDS = env.float("PLATFORM_JWT_JWKS_CACHE_SECONDS", default=300.0)
+# No full e-mail address, phone or card number reaches a log handler (apps/core/privacy.py).
+_logging: dict = LOGGING
+_logging.setdefault("filters", {})["mask_personal_data"] = {"()": "apps.core.privacy.MaskingFilter"}
+for _handler in _logging.get("handlers", {}).values():
+    _handler.setdefault("filters", []).append("mask_personal_data")
 
 # --- Tenant-safe migrations (safe_migrate) --------------------------------------------------
 # Django's migrate with a per-migration hook for safe_migrate's timeouts; plain otherwise.

@@ -19,6 +19,7 @@ never turned back into the original.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -135,3 +136,19 @@ def _mask(value: Any, drop: frozenset[str], keep: frozenset[str]) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(_mask(item, drop, keep) for item in value)
     return value
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that masks e-mail addresses, phone and card numbers in every record.
+
+    Wired onto every handler in settings (`mask_personal_data`); the record's message is
+    rendered once and masked, so `%s` arguments holding an address are caught too.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_text(message)
+        if masked != message:
+            record.msg = masked
+            record.args = None
+        return True

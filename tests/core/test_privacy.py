@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import logging.handlers
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apps.core.privacy import luhn_valid, mask_card, mask_data, mask_email, mask_phone, mask_text
+from apps.core.privacy import MaskingFilter, luhn_valid, mask_card, mask_data, mask_email, mask_phone, mask_text
 
 
 def test_an_email_keeps_its_first_letter_and_domain() -> None:
@@ -67,3 +71,24 @@ def test_no_masked_email_contains_its_local_part_beyond_the_first_letter(address
     assert masked.endswith("@" + address.rpartition("@")[2])
     if len(local) > 1:
         assert not masked.startswith(local)
+
+
+def test_log_records_reach_every_handler_masked(caplog: Any) -> None:
+    from django.conf import settings
+
+    logging_config: dict = settings.LOGGING
+    handlers: dict[str, Any] = logging_config["handlers"]
+    assert all("mask_personal_data" in handler["filters"] for handler in handlers.values())
+    logger = logging.getLogger("billing.test")
+    handler = logging.handlers.MemoryHandler(capacity=10)
+    handler.addFilter(MaskingFilter())
+    logger.addHandler(handler)
+    try:
+        logger.warning("reminder to %s at %s failed", "ada.obi@example.com", "+2348012345678")
+        logger.warning("card 4242 4242 4242 4242 declined")
+    finally:
+        logger.removeHandler(handler)
+    assert [record.getMessage() for record in handler.buffer] == [
+        "reminder to a***@example.com at +234*******678 failed",
+        "card ************4242 declined",
+    ]
