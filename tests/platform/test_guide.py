@@ -159,13 +159,14 @@ def test_the_sample_runs(
             exec(compile(sample.code, f"{GUIDE.name}:{sample.line}", "exec"), namespace)
         return
     assert sample.language in {"bash", "sh"}, sample.label
-    result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", sample.code],
-        cwd=BASE_DIR,
-        env={**running_app, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    with django_db_blocker.unblock():  # the server's threads answer the script's requests
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", sample.code],
+            cwd=BASE_DIR,
+            env={**running_app, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
     assert result.returncode == 0, f"{sample.label} failed:\n{result.stdout}\n{result.stderr}"
