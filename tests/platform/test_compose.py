@@ -73,7 +73,16 @@ def test_web_worker_and_beat_start_only_after_the_migration_succeeded(compose: d
 def test_prometheus_reads_deploy_prometheus_and_mail_goes_to_mailpit(compose: dict[str, Any]) -> None:
     prometheus = compose["services"]["prometheus"]
     assert "./deploy/prometheus:/etc/prometheus:ro" in prometheus["volumes"]
-    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    assert "./deploy/compose/prometheus.yml:/etc/prometheus-compose/prometheus.yml:ro" in prometheus["volumes"]
+    assert "--config.file=/etc/prometheus-compose/prometheus.yml" in prometheus["command"]
+    scrape = yaml.safe_load((BASE_DIR / "deploy" / "compose" / "prometheus.yml").read_text())
+    [job] = scrape["scrape_configs"]
+    assert job["static_configs"] == [{"targets": ["web:8000"]}]
+    assert job["metrics_path"] == "/metrics"
+    assert job["authorization"]["credentials_file"] == "/run/secrets/metrics_token"
+    assert prometheus["secrets"] == ["metrics_token"]
+    assert compose["secrets"]["metrics_token"] == {"file": "./.local/metrics-token"}
+    assert scrape["rule_files"] == ["/etc/prometheus/rules*.yml"]
     env = (BASE_DIR / ".env.example").read_text()
     assert re.search(r"^EMAIL_URL=smtp://mailpit:1025$", env, re.MULTILINE)
     assert "8025:8025" in compose["services"]["mailpit"]["ports"]
