@@ -188,7 +188,7 @@ def flush_batch(endpoint_id: str | uuid.UUID, *, force: bool = False) -> str:
             rows = list(
                 due.filter(batch_id__isnull=True)
                 .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-                .select_for_update(skip_locked=True)
+                .select_for_update(skip_locked=True, of=("self",))
                 .order_by("event__sequence")
                 .values_list("id", "created_at")[: endpoint.batch_size]
             )
@@ -243,9 +243,11 @@ def record(*, endpoint: WebhookEndpoint, deliveries: Sequence[Delivery], outcome
         }
         if outcome.ok:
             rows.update(**common, status=DeliveryStatus.DELIVERED, delivered_at=now, next_attempt_at=None)
-            WebhookEndpoint.objects.filter(id=endpoint.id, failing_since__isnull=False).update(failing_since=None)
+            if endpoint.failing_since is not None:
+                WebhookEndpoint.objects.filter(id=endpoint.id).update(failing_since=None)
             return
-        WebhookEndpoint.objects.filter(id=endpoint.id, failing_since__isnull=True).update(failing_since=now)
+        if endpoint.failing_since is None:
+            WebhookEndpoint.objects.filter(id=endpoint.id, failing_since__isnull=True).update(failing_since=now)
         if outcome.status_code == 410:
             rows.update(**common, status=DeliveryStatus.FAILED, next_attempt_at=None)
             disable_endpoint(endpoint_id=endpoint.id, reason="The endpoint answered 410 Gone.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -149,9 +149,9 @@ def deliveries_replay_failed(
     """Replay every failed delivery of the endpoint created in [since, until); returns how many."""
     failed: QuerySet[Delivery] = Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.FAILED)
     if since is not None:
-        failed = failed.filter(created_at__gte=since)
+        failed = failed.filter(created_at__gte=since.astimezone(UTC))
     if until is not None:
-        failed = failed.filter(created_at__lt=until)
+        failed = failed.filter(created_at__lt=until.astimezone(UTC))
     ids = list(failed.values_list("id", flat=True)[: settings.WEBHOOK_MAX_REPLAY])
     Delivery.objects.filter(id__in=ids).update(
         status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), lease_until=None, batch_id=None

@@ -140,3 +140,12 @@ def test_events_filter_by_type_and_after_sequence_and_stay_in_their_tenant(
     assert admin.get("/api/v1/events/?type=invoice.*").json()["results"][-1]["type"] == "invoice.voided"
     beta = outsider.get("/api/v1/events/").json()["results"]
     assert {e["tenant"] for e in beta} == {"beta"}
+
+
+def test_event_time_filters_accept_any_iso_offset(admin: JsonClient) -> None:
+    emit(account="late")
+    answer = admin.get(
+        "/api/v1/events/?created_after=2026-01-01T00:00:00-23:23&created_before=5767-06-10T22:01:04-23:23"
+    )
+    assert answer.status_code == 200
+    assert "late" in {e["data"]["account"] for e in answer.json()["results"]}

@@ -271,3 +271,34 @@ def test_the_response_body_is_capped(in_tenant_a: Tenant, receiver: Receiver, se
     sending.deliver(only_delivery(endpoint).id)
     attempt = only_delivery(endpoint).attempts.get()
     assert attempt.status_code == 200 and len(attempt.response_snippet) <= sending.SNIPPET_CHARS
+
+
+def test_private_targets_are_refused_again_at_delivery(in_tenant_a: Tenant, receiver: Receiver, settings: Any) -> None:
+    endpoint = endpoint_create(url=receiver.url, event_types=["*"])  # allowed in test mode
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False  # production: DNS says 127.0.0.1 now
+    emit()
+    delivery = only_delivery(endpoint)
+    assert sending.deliver(delivery.id) == "failed"
+    delivery.refresh_from_db()
+    assert delivery.last_error.startswith("refused") and delivery.status == DeliveryStatus.PENDING
+    assert receiver.received == []
+
+
+def test_the_platform_endpoint_gets_every_tenants_events(
+    tenant_a: Tenant, tenant_b: Tenant, receiver: Receiver, settings: Any
+) -> None:
+    from django_tenants.utils import schema_context
+
+    from apps.events.signing import new_secret
+
+    settings.PLATFORM_WEBHOOK_URL = receiver.url
+    settings.PLATFORM_WEBHOOK_SECRET = new_secret()
+    for schema in ("alpha", "beta"):
+        with schema_context(schema):
+            event = emit()
+            delivery = Delivery.objects.get(event=event)
+            assert delivery.endpoint.kind == "platform"
+            assert sending.deliver(delivery.id) == "delivered"
+            assert not WebhookEndpoint.objects.filter(kind="tenant").exists()
+    tenants = [Webhook(settings.PLATFORM_WEBHOOK_SECRET).verify(r.body, r.headers)["tenant"] for r in receiver.received]
+    assert tenants == ["alpha", "beta"]

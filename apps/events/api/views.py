@@ -13,6 +13,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core.api.filters import IsoDateTimeFilter
 from apps.core.api.permissions import BillingAdmin, BillingRead
 from apps.core.api.views import ResourceViewSet
 from apps.events.api.serializers import (
@@ -50,8 +51,8 @@ def _ex(name: str, value: Any, **kwargs: Any) -> list[OpenApiExample]:
 
 class EventFilter(django_filters.FilterSet):
     type = django_filters.CharFilter(method="filter_type", help_text='Exact type, or "<noun>.*".')
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     after_sequence = django_filters.NumberFilter(
         field_name="sequence", lookup_expr="gt", help_text="Only events after this sequence number."
     )
