@@ -21,4 +21,5 @@ urlpatterns = [
     path("", include("apps.payments.api.urls")),
     path("", include("apps.events.api.urls")),
     path("", include("apps.notifications.api.urls")),
+    path("", include("apps.privacy.api.urls")),
 ]

@@ -39,8 +39,11 @@ DEV_JWT_SECRET = "dev-platform-jwt-secret-not-for-production-use-000000"
 _required_in_production = ["SECRET_KEY", "DATABASE_URL", "REDIS_URL", "BASE_DOMAIN"]
 if IS_PRODUCTION:
     _missing = [name for name in _required_in_production if not env.str(name, default="")]
-    if not (env.str("PLATFORM_JWT_SECRET", default="") or env.str("PLATFORM_JWT_PUBLIC_KEY", default="")):
-        _missing.append("PLATFORM_JWT_SECRET or PLATFORM_JWT_PUBLIC_KEY")
+    if not any(
+        env.str(name, default="")
+        for name in ("PLATFORM_JWT_SECRET", "PLATFORM_JWT_PUBLIC_KEY", "PLATFORM_JWT_JWKS_URL")
+    ):
+        _missing.append("PLATFORM_JWT_SECRET, PLATFORM_JWT_PUBLIC_KEY or PLATFORM_JWT_JWKS_URL")
     if _missing:
         raise ImproperlyConfigured(f"DJANGO_ENV=production needs {', '.join(_missing)} to be set")
     if env.str("SECRET_KEY") == DEV_SECRET_KEY or len(env.str("SECRET_KEY")) < 50:
@@ -89,6 +92,7 @@ TENANT_APPS = [
     "apps.payments",
     "apps.notifications",
     "apps.dunning",
+    "apps.privacy",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -428,6 +432,17 @@ MIDDLEWARE.insert(
 )
 # A firewalled database must fail readiness within seconds, not hang the probe.
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=10))
+
+# --- Platform deploy, gateway and data protection (#11) ------------------------------------
+# The platform's JWK Set: a token naming a `kid` is verified with that key (key rotation);
+# tokens without `kid` keep using PLATFORM_JWT_SECRET / PLATFORM_JWT_PUBLIC_KEY.
+PLATFORM_JWT_JWKS_URL = env.str("PLATFORM_JWT_JWKS_URL", default="")
+PLATFORM_JWT_JWKS_CACHE_SECONDS = env.float("PLATFORM_JWT_JWKS_CACHE_SECONDS", default=300.0)
+# No full e-mail address, phone or card number reaches a log handler (apps/core/privacy.py).
+_logging: dict = LOGGING
+_logging.setdefault("filters", {})["mask_personal_data"] = {"()": "apps.core.privacy.MaskingFilter"}
+for _handler in _logging.get("handlers", {}).values():
+    _handler.setdefault("filters", []).append("mask_personal_data")
 
 # --- Tenant-safe migrations (safe_migrate) --------------------------------------------------
 # Django's migrate with a per-migration hook for safe_migrate's timeouts; plain otherwise.
