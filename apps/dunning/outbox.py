@@ -1,0 +1,80 @@
+"""Publishing a chunk's events in one round trip.
+
+`apps.events.services.publish` takes the tenant's sequence row lock and inserts one row per
+call; a dunning chunk publishes hundreds of events, so it collects them and writes them
+here at the end of the chunk's transaction: one UPDATE reserves a block of sequence numbers
+(the row lock is held from then until commit, exactly as with publish()), one INSERT writes
+the rows, then each event's in-transaction handlers and after-publish hooks run as publish()
+would run them. Gapless, commit-ordered sequences are kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from apps.events import services as event_services
+from apps.events.models import Event, EventSequence
+from apps.events.registry import handlers_for
+from billing_project import API_VERSION
+
+
+class EventBatch:
+    """Events of one transaction, published together by `flush()`."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str, dict[str, Any]]] = []
+
+    def add(self, event_type: str, subject: Any, data: dict[str, Any]) -> None:
+        if not event_services.EVENT_TYPE_PATTERN.match(event_type):
+            raise event_services.EventError(f"event type {event_type!r} is not <noun>.<past_verb>")
+        self.items.append((event_type, str(subject), data))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def flush(self) -> list[Event]:
+        """Write the collected events inside the current transaction and run their handlers."""
+        if not self.items:
+            return []
+        if not connection.in_atomic_block:
+            raise event_services.EventError("events must be published inside the state change's transaction")
+        count = len(self.items)
+        last = _reserve(count)
+        now = timezone.now()
+        events = [
+            Event(
+                type=event_type,
+                subject=subject,
+                sequence=last - count + 1 + index,
+                created_at=now,
+                api_version=API_VERSION,
+                data=event_services._jsonable(data),
+            )
+            for index, (event_type, subject, data) in enumerate(self.items)
+        ]
+        Event.objects.bulk_create(events)
+        self.items = []
+        hooks = list(event_services._after_publish_hooks)
+        for event in events:
+            for handler in handlers_for(event.type):
+                handler(event)
+            for hook in hooks:
+                hook(event)
+        return events
+
+
+def _reserve(count: int) -> int:
+    table = EventSequence._meta.db_table
+    sql = f"UPDATE {table} SET value = value + %s WHERE id = 1 RETURNING value"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [count])
+        row = cursor.fetchone()
+        if row is None:
+            EventSequence.objects.get_or_create(id=1)
+            cursor.execute(sql, [count])
+            row = cursor.fetchone()
+    assert row is not None
+    return int(row[0])
