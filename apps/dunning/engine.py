@@ -90,9 +90,10 @@ class ChunkResult:
 class _Chunk:
     """State of one chunk's transaction."""
 
-    def __init__(self, as_of: dt.date, dry_run: bool) -> None:
+    def __init__(self, as_of: dt.date, dry_run: bool, careful: bool) -> None:
         self.as_of = as_of
         self.dry_run = dry_run
+        self.careful = careful
         self.now = timezone.now()
         self.events = EventBatch()
         self.actions: list[DunningAction] = []
@@ -101,9 +102,16 @@ class _Chunk:
         self.result = ChunkResult()
 
 
-def process_accounts(*, account_ids: list[Any], as_of: dt.date, dry_run: bool = False) -> ChunkResult:
-    """Run dunning for these accounts as of `as_of` (the tenant's today) inside the caller's transaction."""
-    chunk = _Chunk(as_of, dry_run)
+def process_accounts(
+    *, account_ids: list[Any], as_of: dt.date, dry_run: bool = False, careful: bool = False
+) -> ChunkResult:
+    """Run dunning for these accounts as of `as_of` (the tenant's today) inside the caller's transaction.
+
+    By default a failing step fails the whole chunk (no savepoint per step: they cost two
+    round trips each); `chunk_with_fallback` then does the chunk again `careful`ly, each
+    step in a savepoint and a failing one recorded as `failed`.
+    """
+    chunk = _Chunk(as_of, dry_run, careful)
     # Lock order: accounts (pk order), then their cases; a payment holds the account first too.
     accounts = list(Account.objects.select_for_update().filter(pk__in=account_ids).order_by("pk"))
     book = PolicyBook(account_ids=[a.pk for a in accounts])
@@ -278,6 +286,20 @@ def _execute(chunk: _Chunk, case: DunningCase, planned: PlannedStep, invoices: l
             _record(chunk, case, planned, invoices, outcome=Outcome.PENDING, detail="charge after commit")
         return
     invoice = invoices[0] if invoices else None
+    if not chunk.careful:
+        notice = _perform(chunk, case, step, invoices, invoice)
+        _record(
+            chunk,
+            case,
+            planned,
+            invoices,
+            outcome=notice.outcome,
+            detail=notice.detail,
+            notification_ids=notice.notification_ids,
+        )
+        if step.action == Action.ESCALATE:
+            chunk.events.add("dunning.escalated", case.pk, case_event_data(case, step=str(step.pk)))
+        return
     before = (case.account, case.status, case.suspended_account, case.closed_at, case.resolution)
     was_changed = case.pk in chunk.changed
     try:
@@ -344,4 +366,14 @@ def _write_off(chunk: _Chunk, case: DunningCase, invoices: list[Invoice]) -> not
     return notify.Notice(Outcome.SUCCEEDED, case.resolution)
 
 
-__all__ = ["ChunkResult", "DunningPolicy", "process_accounts", "step_event_data"]
+def chunk_with_fallback(*, account_ids: list[Any], as_of: dt.date, dry_run: bool = False) -> ChunkResult:
+    """`process_accounts` in a savepoint; if anything fails, again with a savepoint per step."""
+    try:
+        with transaction.atomic():
+            return process_accounts(account_ids=account_ids, as_of=as_of, dry_run=dry_run)
+    except Exception:
+        with transaction.atomic():
+            return process_accounts(account_ids=account_ids, as_of=as_of, dry_run=dry_run, careful=True)
+
+
+__all__ = ["ChunkResult", "DunningPolicy", "chunk_with_fallback", "process_accounts", "step_event_data"]

@@ -10,6 +10,9 @@ would run them. Gapless, commit-ordered sequences are kept.
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -51,7 +54,7 @@ class EventBatch:
                 sequence=last - count + 1 + index,
                 created_at=now,
                 api_version=API_VERSION,
-                data=event_services._jsonable(data),
+                data=_jsonable(data),
             )
             for index, (event_type, subject, data) in enumerate(self.items)
         ]
@@ -64,6 +67,36 @@ class EventBatch:
             for hook in hooks:
                 hook(event)
         return events
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return None
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    """What publish() stores, without its JSON round trip for the common types (the chunk's hot path)."""
+    plain = _plain(data)
+    if all(_is_plain(v) for v in data.values()):
+        return dict(plain)
+    return event_services._jsonable(data)
+
+
+def _is_plain(value: Any) -> bool:
+    if value is None or isinstance(value, str | int | float | bool | dt.date | uuid.UUID | Decimal):
+        return not isinstance(value, dt.datetime)  # datetimes: DjangoJSONEncoder's own format
+    if isinstance(value, list | tuple):
+        return all(_is_plain(v) for v in value)
+    return False
 
 
 def _reserve(count: int) -> int:

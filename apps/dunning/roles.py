@@ -45,9 +45,7 @@ def grant_dunning_permissions(*, apps: Any = global_apps, using: str = DEFAULT_D
         group = group_model.objects.using(using).filter(name=name).first()
         if group is None:
             continue
-        perms = permission_model.objects.using(using).filter(
-            content_type__app_label="dunning", codename__in=codenames
-        )
+        perms = permission_model.objects.using(using).filter(content_type__app_label="dunning", codename__in=codenames)
         group.permissions.add(*perms)
 
 

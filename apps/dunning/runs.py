@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from apps.core.tenancy import tenant_today
 from apps.dunning.charging import dunning_charge_settle, pending_charges_for
-from apps.dunning.engine import ChunkResult, process_accounts
+from apps.dunning.engine import ChunkResult, chunk_with_fallback
 from apps.dunning.models import CaseStatus, DunningCase, DunningRun, DunningRunChunk, Outcome
 from apps.dunning.policies import PolicyBook
 from apps.invoices.models import Invoice, InvoiceStatus
@@ -95,7 +95,7 @@ def chunk_process(*, chunk_id: int) -> dict[str, Any]:
         if newer.exists():
             result: dict[str, Any] = {"superseded": True}
         else:
-            outcome = process_accounts(account_ids=list(chunk.account_ids), as_of=chunk.run.as_of)
+            outcome = chunk_with_fallback(account_ids=list(chunk.account_ids), as_of=chunk.run.as_of)
             result = outcome.as_json()
         chunk.done_at = timezone.now()
         chunk.result = result
@@ -143,7 +143,7 @@ def run_dry(*, as_of: dt.date | None = None, progress: Callable[[int, int], None
     for n, batch in enumerate(batches):
         try:
             with transaction.atomic():
-                total.merge_json(process_accounts(account_ids=batch, as_of=as_of, dry_run=True).as_json())
+                total.merge_json(chunk_with_fallback(account_ids=batch, as_of=as_of, dry_run=True).as_json())
                 raise _Rollback
         except _Rollback:
             pass
