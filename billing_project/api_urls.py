@@ -19,4 +19,5 @@ urlpatterns = [
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.invoices.api.urls")),
     path("", include("apps.payments.api.urls")),
+    path("", include("apps.dunning.api.urls")),
 ]

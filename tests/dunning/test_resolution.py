@@ -18,7 +18,7 @@ DUE = dt.date(2026, 3, 2)
 
 
 def test_a_payment_mid_cycle_resolves_the_case_reactivates_and_stops_further_steps(in_tenant_a: Tenant) -> None:
-    account, invoice = overdue_account(DUE)
+    account, _invoice = overdue_account(DUE)
     run_inline(DUE + dt.timedelta(days=1))
     run_inline(DUE + dt.timedelta(days=14))
     account.refresh_from_db()
