@@ -116,3 +116,18 @@ def test_catch_up_all_runs_every_missed_step(in_tenant_a: Tenant) -> None:
     ]
     account.refresh_from_db()
     assert account.status == AccountStatus.SUSPENDED
+
+
+def test_beat_runs_hourly_and_a_day_already_run_is_not_run_again(in_tenant_a: Tenant, settings: object) -> None:
+    from celery.schedules import crontab
+
+    from apps.dunning.runs import run_start
+
+    entry = settings.CELERY_BEAT_SCHEDULE["dunning.daily"]  # type: ignore[attr-defined]
+    assert entry["task"] == "apps.dunning.tasks.daily"
+    assert entry["schedule"] == crontab(minute=5)
+    overdue_account(DUE)
+    first = run_start(as_of=DUE + dt.timedelta(days=1), enqueue=False, skip_if_done=True)
+    assert first is not None
+    assert run_start(as_of=DUE + dt.timedelta(days=1), enqueue=False, skip_if_done=True) is None
+    assert run_start(as_of=DUE + dt.timedelta(days=2), enqueue=False, skip_if_done=True) is not None
