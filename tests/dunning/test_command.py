@@ -36,7 +36,8 @@ def test_a_policy_day_by_day_for_1000_invoices_across_two_tenants(
 
     outputs = {}
     for offset in (1, 7, 14, 60):
-        outputs[offset] = run("--as-of", (DUE + dt.timedelta(days=offset)).isoformat())
+        day = (DUE + dt.timedelta(days=offset)).isoformat()
+        outputs[offset] = run("--tenant", tenants[0].schema_name, "--tenant", tenants[1].schema_name, "--as-of", day)
 
     assert "1000 accounts considered, 1000 cases started" in outputs[1]
     assert "D+1 Email reminder  email_reminder  skipped  1000" in outputs[1]

@@ -28,7 +28,9 @@ class Command(BaseCommand):
     help = "Run dunning now for one tenant or all (waits for the fanned-out work, then summarises)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--tenant", metavar="SLUG", help="only this tenant (default: every active tenant)")
+        parser.add_argument(
+            "--tenant", metavar="SLUG", action="append", help="only this tenant (repeatable; default: every active one)"
+        )
         parser.add_argument(
             "--as-of", metavar="YYYY-MM-DD", help="run as if today were this day (default: each tenant's today)"
         )
@@ -60,12 +62,13 @@ class Command(BaseCommand):
                 total.merge_json(run_summary(DunningRun.objects.get(pk=run_id)).as_json())
         self._summary(total, dry_run=False)
 
-    def _schemas(self, slug: str | None) -> list[str]:
-        if slug is None:
+    def _schemas(self, slugs: list[str] | None) -> list[str]:
+        if not slugs:
             return active_tenant_schemas()
-        if slug == "public" or not Tenant.objects.filter(schema_name=slug).exists():
-            raise CommandError(f"no tenant {slug!r}")
-        return [slug]
+        for slug in slugs:
+            if slug == "public" or not Tenant.objects.filter(schema_name=slug).exists():
+                raise CommandError(f"no tenant {slug!r}")
+        return list(dict.fromkeys(slugs))
 
     def _wait(self, runs: list[tuple[str, Any]], timeout: float) -> None:
         deadline = time.monotonic() + timeout
