@@ -27,6 +27,7 @@ from apps.accounts.models import Account, AccountStatus, SuspensionSource
 from apps.accounts.services import account_suspend
 from apps.core.money import money_str
 from apps.dunning import notify
+from apps.dunning.copying import copy_insert
 from apps.dunning.models import (
     OPEN_STATUSES,
     Action,
@@ -195,7 +196,7 @@ def process_accounts(
                 ),
             )
         work.append((case, mine, amount))
-    DunningCase.objects.bulk_create(new_cases)
+    copy_insert(DunningCase, new_cases)
 
     for case, mine, amount in work:
         if case.amount_due != amount:
@@ -215,8 +216,8 @@ def process_accounts(
                 break  # written off by an earlier step of the same day
             _execute(chunk, case, planned, mine)
 
-    OverdueInvoice.objects.bulk_create(chunk.overdue)
-    DunningAction.objects.bulk_create(chunk.actions)
+    copy_insert(OverdueInvoice, chunk.overdue)
+    copy_insert(DunningAction, chunk.actions)
     if chunk.changed:
         for changed in chunk.changed.values():
             changed.updated_at = chunk.now

@@ -18,6 +18,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from apps.dunning.copying import copy_insert
 from apps.events import services as event_services
 from apps.events.models import Event, EventSequence
 from apps.events.registry import handlers_for
@@ -58,7 +59,7 @@ class EventBatch:
             )
             for index, (event_type, subject, data) in enumerate(self.items)
         ]
-        Event.objects.bulk_create(events)
+        copy_insert(Event, events)
         self.items = []
         hooks = list(event_services._after_publish_hooks)
         for event in events:
@@ -69,14 +70,20 @@ class EventBatch:
         return events
 
 
+_AS_IS = (str, int, float, bool, type(None))
+_AS_TEXT = (uuid.UUID, Decimal)
+_SEQUENCES = (list, tuple)
+_SIMPLE = (str, int, float, bool, type(None), dt.date, uuid.UUID, Decimal)
+
+
 def _plain(value: Any) -> Any:
-    if value is None or isinstance(value, str | int | float | bool):
+    if isinstance(value, _AS_IS):
         return value
-    if isinstance(value, dt.date | dt.datetime):
+    if isinstance(value, dt.date):
         return value.isoformat()
-    if isinstance(value, uuid.UUID | Decimal):
+    if isinstance(value, _AS_TEXT):
         return str(value)
-    if isinstance(value, list | tuple):
+    if isinstance(value, _SEQUENCES):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
@@ -85,16 +92,15 @@ def _plain(value: Any) -> Any:
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     """What publish() stores, without its JSON round trip for the common types (the chunk's hot path)."""
-    plain = _plain(data)
     if all(_is_plain(v) for v in data.values()):
-        return dict(plain)
+        return {str(k): _plain(v) for k, v in data.items()}
     return event_services._jsonable(data)
 
 
 def _is_plain(value: Any) -> bool:
-    if value is None or isinstance(value, str | int | float | bool | dt.date | uuid.UUID | Decimal):
+    if isinstance(value, _SIMPLE):
         return not isinstance(value, dt.datetime)  # datetimes: DjangoJSONEncoder's own format
-    if isinstance(value, list | tuple):
+    if isinstance(value, _SEQUENCES):
         return all(_is_plain(v) for v in value)
     return False
 
