@@ -221,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         def per(seconds: float) -> str:
             return f"{1000 * seconds / expected:.2f} ms"
 
+        load = "/".join(f"{value:.1f}" for value in os.getloadavg())
         body = f"""
 {options.tenants} tenants x {options.accounts:,} overdue accounts, the D+1 step for each, through
 `manage.py dunning_run` with {options.workers} worker processes on real Redis (chunks of
@@ -236,6 +237,7 @@ Goal: the run within 4x of the floor. Per account the run writes a case, an over
 an action and three events (`dunning.started`, `invoice.overdue`, `dunning.step_executed`),
 where the floor writes two (case and action; plus a notification each once #6 is in);
 the run writes its own rows with COPY too, so the headline ratio is against the COPY floor.
+Load average during the run (1/5/15 min, 2 cores shared with other work): {load}.
 """
         write_section("dunning", "Dunning run: 10 tenants x 1,000 overdue accounts", body)
         print(f"floor (COPY) {floor:.2f}s, floor (bulk_create) {floor_orm:.2f}s, run {run:.2f}s, ratio {ratio:.1f}x")
