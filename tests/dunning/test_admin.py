@@ -103,3 +103,15 @@ def test_the_board_and_the_effectiveness_report(in_tenant_a: Tenant, auditor: An
 
 def test_staff_without_a_dunning_role_cannot_see_the_board(in_tenant_a: Tenant, roleless: Any, login_a: Any) -> None:
     assert login_a(roleless).get(reverse("admin:dunning_board")).status_code == 403
+
+
+def test_the_finance_roles_get_their_dunning_permissions(in_tenant_a: Tenant) -> None:
+    from django.contrib.auth.models import Group
+
+    from apps.dunning.roles import ROLE_PERMISSIONS
+
+    for name, codenames in ROLE_PERMISSIONS.items():
+        group = Group.objects.get(name=name)
+        assert set(
+            group.permissions.filter(content_type__app_label="dunning").values_list("codename", flat=True)
+        ) == set(codenames)
