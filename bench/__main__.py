@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SKIP = {"report", "__main__"}
+SKIP = {"report", "__main__", "api_site"}  # api_site: the server bench.api_load runs
 
 
 def main() -> int:

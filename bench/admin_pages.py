@@ -94,6 +94,37 @@ WHERE o.account_id = a.id
 """
 
 
+def run_sql(slug: str, sql: str, **params: Any) -> None:
+    """Run set-based SQL in a tenant's schema (Django must be set up)."""
+    from django.db import connection
+    from django_tenants.utils import schema_context
+
+    with schema_context(slug), connection.cursor() as cursor:
+        cursor.execute(sql, params or None)
+
+
+def load_accounts(slug: str, accounts: int) -> None:
+    """`accounts` accounts (a third each in USD, EUR and NGN) in the tenant's empty schema."""
+    run_sql(slug, ACCOUNTS_SQL, accounts=accounts)
+
+
+def grow(slug: str, count: int, already: int, accounts: int) -> None:
+    """Add invoices already+1..count to the tenant (spread over its `accounts` accounts), then
+    refresh the cached balances and VACUUM ANALYZE. Also used by bench.api_load."""
+    started = time.perf_counter()
+    step = 250_000
+    for first in range(already + 1, count + 1, step):
+        last = min(first + step - 1, count)
+        run_sql(slug, INVOICES_SQL, first=first, last=last, accounts=accounts)
+        print(f"  {slug}: {last:,} invoices", flush=True)
+    run_sql(slug, BALANCES_SQL)
+    # A live table is vacuumed by autovacuum; a freshly bulk-loaded one is not, and without a
+    # visibility map every index-only scan would visit the heap.
+    run_sql(slug, "VACUUM ANALYZE accounts_account")
+    run_sql(slug, "VACUUM ANALYZE invoices_invoice")
+    print(f"  {slug}: loaded and analyzed in {time.perf_counter() - started:.1f}s", flush=True)
+
+
 @dataclass
 class Measurement:
     label: str
@@ -130,30 +161,12 @@ def main(argv: list[str] | None = None) -> int:
 
         call_command("migrate_schemas", interactive=False, verbosity=0)
 
-        def run_sql(slug: str, sql: str, **params: Any) -> None:
-            with schema_context(slug), connection.cursor() as cursor:
-                cursor.execute(sql, params or None)
-
-        def grow(slug: str, count: int, already: int) -> None:
-            started = time.perf_counter()
-            step = 250_000
-            for first in range(already + 1, count + 1, step):
-                last = min(first + step - 1, count)
-                run_sql(slug, INVOICES_SQL, first=first, last=last, accounts=options.accounts)
-                print(f"  {slug}: {last:,} invoices", flush=True)
-            run_sql(slug, BALANCES_SQL)
-            # A live table is vacuumed by autovacuum; a freshly bulk-loaded one is not, and without a
-            # visibility map every index-only scan would visit the heap.
-            run_sql(slug, "VACUUM ANALYZE accounts_account")
-            run_sql(slug, "VACUUM ANALYZE invoices_invoice")
-            print(f"  {slug}: loaded and analyzed in {time.perf_counter() - started:.1f}s", flush=True)
-
         def browse(slug: str) -> tuple[Client, list[tuple[str, str]]]:
             """A tenant with `options.small` invoices, and a superuser's client on its host."""
             use_public_schema()
             tenant_create(slug=slug, name=f"Bench {slug}", staff=StaffUser("bench", "bench@example.test", PASSWORD))
-            run_sql(slug, ACCOUNTS_SQL, accounts=options.accounts)
-            grow(slug, options.small, 0)
+            load_accounts(slug, options.accounts)
+            grow(slug, options.small, 0, options.accounts)
             with schema_context(slug), connection.cursor() as cursor:
                 User.objects.filter(username="bench").update(is_superuser=True)
                 # The second account: one invoice in 2,000 is its, at any size.
@@ -213,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         tenants = {slug: browse(slug) for slug in (SLUG, CONTROL)}
         print(f"measuring at {options.small:,} invoices", flush=True)
         first, _ = measure(SLUG, CONTROL)
-        grow(SLUG, options.large, options.small)
+        grow(SLUG, options.large, options.small, options.accounts)
         print(f"measuring at {options.large:,} invoices", flush=True)
         large, small = measure(SLUG, CONTROL)
 

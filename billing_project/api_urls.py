@@ -19,5 +19,6 @@ urlpatterns = [
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.invoices.api.urls")),
     path("", include("apps.payments.api.urls")),
+    path("", include("apps.events.api.urls")),
     path("", include("apps.dunning.api.urls")),
 ]

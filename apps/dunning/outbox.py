@@ -15,11 +15,14 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from apps.dunning.copying import copy_insert
 from apps.events import services as event_services
+from apps.events.catalogue import InvalidEventData, UnknownEventType, validate_data
+from apps.events.catalogue import event_type as event_type_entry
 from apps.events.models import Event, EventSequence
 from apps.events.registry import handlers_for
 from billing_project import API_VERSION
@@ -45,7 +48,15 @@ class EventBatch:
             return []
         if not connection.in_atomic_block:
             raise event_services.EventError("events must be published inside the state change's transaction")
-        count = len(self.items)
+        payloads = [(event_type, subject, _jsonable(data)) for event_type, subject, data in self.items]
+        try:
+            for event_type, _subject, payload in payloads:
+                event_type_entry(event_type)  # the catalogue's types only, as publish() requires
+                if settings.EVENT_VALIDATE_PAYLOADS:
+                    validate_data(event_type, payload)
+        except (UnknownEventType, InvalidEventData) as exc:
+            raise event_services.EventError(str(exc)) from exc
+        count = len(payloads)
         last = _reserve(count)
         now = timezone.now()
         events = [
@@ -55,9 +66,9 @@ class EventBatch:
                 sequence=last - count + 1 + index,
                 created_at=now,
                 api_version=API_VERSION,
-                data=_jsonable(data),
+                data=payload,
             )
-            for index, (event_type, subject, data) in enumerate(self.items)
+            for index, (event_type, subject, payload) in enumerate(payloads)
         ]
         copy_insert(Event, events)
         self.items = []

@@ -65,8 +65,8 @@ def case_pause(*, case: DunningCase, reason: str, actor: Actor | None = None) ->
         locked.paused_reason = reason[:500]
         locked.paused_by = actor_label(actor)
         locked.paused_at = timezone.now()
+        # No event: the catalogue (#5) has no dunning.paused; the case records who and why.
         locked.save(update_fields=["status", "paused_reason", "paused_by", "paused_at", "updated_at"])
-        publish("dunning.paused", str(locked.pk), case_event_data(locked, reason=locked.paused_reason))
     return locked
 
 
@@ -82,7 +82,6 @@ def case_resume(*, case: DunningCase, reason: str = "", actor: Actor | None = No
         locked.paused_reason = ""
         locked.paused_at = None
         locked.save(update_fields=["status", "paused_reason", "paused_at", "updated_at"])
-        publish("dunning.resumed", str(locked.pk), case_event_data(locked, reason=(reason or "").strip()[:500]))
     return locked
 
 

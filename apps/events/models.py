@@ -42,3 +42,113 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.type}"
+
+
+class EndpointKind(models.TextChoices):
+    TENANT = "tenant", "Tenant endpoint"
+    PLATFORM = "platform", "Platform endpoint (PLATFORM_WEBHOOK_URL)"
+
+
+class WebhookEndpoint(models.Model):
+    """Where this tenant's events are POSTed, signed per Standard Webhooks.
+
+    `event_types` holds exact types or patterns (`invoice.*`, `*`). The secret is shown once
+    at creation; after a rotation the previous one stays valid (both signatures are sent)
+    until `previous_secret_expires_at`. The single PLATFORM row mirrors the settings
+    PLATFORM_WEBHOOK_URL / PLATFORM_WEBHOOK_SECRET (read at delivery time).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=10, choices=EndpointKind.choices, default=EndpointKind.TENANT)
+    url = models.URLField(max_length=2000)
+    description = models.CharField(max_length=500, blank=True)
+    event_types = models.JSONField(default=list, help_text='Exact types or patterns: ["invoice.*", "*"].')
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    secret = models.CharField(max_length=200, editable=False)
+    previous_secret = models.CharField(max_length=200, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    batch_size = models.PositiveIntegerField(
+        default=1, help_text="Batch mode when above 1: up to this many events per POST (a JSON array)."
+    )
+    batch_window_seconds = models.PositiveIntegerField(
+        default=5, help_text="Batch mode: send a partial batch after this many seconds."
+    )
+    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind"], condition=models.Q(kind="platform"), name="webhook_single_platform_endpoint"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.description or self.url
+
+    @property
+    def batched(self) -> bool:
+        return self.batch_size > 1
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class Delivery(models.Model):
+    """One event to one endpoint; `webhook-id` is this row's `message_id` on every attempt.
+
+    `next_attempt_at` (in the database, never a Celery ETA) is when the sweeper may send it
+    again; `lease_until` keeps two workers from sending it at the same time.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    batch_id = models.UUIDField(null=True, blank=True, db_index=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "deliveries"
+        constraints = [models.UniqueConstraint(fields=["event", "endpoint"], name="delivery_once_per_endpoint")]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=models.Q(status="pending"), name="delivery_pending_due")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint}"
+
+    @property
+    def message_id(self) -> str:
+        return f"batch_{self.batch_id}" if self.batch_id else f"msg_{self.id.hex}"
+
+
+class DeliveryAttempt(models.Model):
+    """One HTTP attempt of a delivery: when, answer, latency, the start of the body, or the error."""
+
+    id = models.BigAutoField(primary_key=True)
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    attempted_at = models.DateTimeField()
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    response_snippet = models.TextField(blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-attempted_at"]
+
+    def __str__(self) -> str:
+        return f"{self.attempted_at:%Y-%m-%d %H:%M:%S} {self.status_code or self.error}"

@@ -6,10 +6,13 @@ import json
 import re
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.utils import timezone
 
+from apps.events.catalogue import InvalidEventData, UnknownEventType, validate_data
+from apps.events.catalogue import event_type as event_type_entry
 from apps.events.models import Event, EventSequence
 from apps.events.registry import handlers_for
 from billing_project import API_VERSION
@@ -18,7 +21,7 @@ EVENT_TYPE_PATTERN = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")
 
 
 class EventError(ValueError):
-    """An event that does not follow the catalogue's naming."""
+    """An event that is not in the catalogue, or whose data does not match its schema."""
 
 
 def _next_sequence() -> int:
@@ -53,13 +56,20 @@ def publish(event_type: str, subject: str, data: dict[str, Any]) -> Event:
         raise EventError(f"event type {event_type!r} is not <noun>.<past_verb>")
     if not connection.in_atomic_block:
         raise EventError("publish() must run inside the transaction of the state change")
+    try:
+        event_type_entry(event_type)
+        payload = _jsonable(data)
+        if settings.EVENT_VALIDATE_PAYLOADS:
+            validate_data(event_type, payload)
+    except (UnknownEventType, InvalidEventData) as exc:
+        raise EventError(str(exc)) from exc
     event = Event.objects.create(
         type=event_type,
         subject=str(subject),
         sequence=_next_sequence(),
         created_at=timezone.now(),
         api_version=API_VERSION,
-        data=_jsonable(data),
+        data=payload,
     )
     for handler in handlers_for(event_type):
         handler(event)

@@ -137,6 +137,15 @@ class Invoice(models.Model):
     def is_draft(self) -> bool:
         return self.status == InvoiceStatus.DRAFT
 
+    # Where a list prefetches the lines (Prefetch("lines", to_attr=...)): no manager per invoice.
+    PREFETCHED_LINES = "prefetched_lines"
+
+    @property
+    def line_list(self) -> list[InvoiceLine]:
+        """The lines in order: the prefetched ones when there are, else read now."""
+        prefetched = self.__dict__.get(self.PREFETCHED_LINES)
+        return list(prefetched) if prefetched is not None else list(self.lines.all())
+
     def days_overdue(self, today: date) -> int:
         """Days past the due date while something is still due (0 when not overdue)."""
         if self.status != InvoiceStatus.OPEN or self.due_date is None or self.amount_due <= 0:

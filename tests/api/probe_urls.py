@@ -17,7 +17,11 @@ from rest_framework.views import APIView
 from apps.core.api.permissions import BillingAccess, BillingAdmin, request_principal
 from apps.core.api.views import api_not_found
 from apps.core.tenancy import current_schema
+from apps.events.catalogue import EventType, register_event_type
 from apps.events.services import publish
+
+# A test-only event type: the catalogue holds only real ones.
+register_event_type(EventType("probe.created", "Test probe (tests only).", (), {"name": {"type": "string"}}))
 
 
 def _who(request: Request) -> dict:

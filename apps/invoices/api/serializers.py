@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.core.api.fields import DecimalOutputField, DecimalStringField, LedgerDateField, MoneyField
+from apps.core.api.representation import PlannedRepresentation
 from apps.invoices.lines import MAX_LINES, LineInput
 from apps.invoices.models import CreditNote, Invoice, InvoiceLine
 
@@ -66,7 +67,7 @@ CREDIT_NOTE_EXAMPLE: dict[str, Any] = {
 }
 
 
-class InvoiceLineOutput(serializers.ModelSerializer[InvoiceLine]):
+class InvoiceLineOutput(PlannedRepresentation, serializers.ModelSerializer[InvoiceLine]):
     quantity = DecimalOutputField()
     unit_price = DecimalOutputField()
     tax_percentage = DecimalOutputField()
@@ -81,14 +82,14 @@ class InvoiceLineOutput(serializers.ModelSerializer[InvoiceLine]):
         read_only_fields = fields
 
 
-class InvoiceOutput(serializers.ModelSerializer[Invoice]):
+class InvoiceOutput(PlannedRepresentation, serializers.ModelSerializer[Invoice]):
     subtotal = MoneyField()
     tax = MoneyField()
     total = MoneyField()
     amount_paid = MoneyField()
     amount_credited = MoneyField()
     amount_due = MoneyField()
-    lines = InvoiceLineOutput(many=True, read_only=True)
+    lines = InvoiceLineOutput(many=True, read_only=True, source="line_list")
 
     class Meta:
         model = Invoice

@@ -6,7 +6,7 @@ from typing import Any
 
 import django_filters
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
@@ -36,7 +36,7 @@ from apps.invoices.api.serializers import (
 )
 from apps.invoices.credit_notes import credit_note_issue
 from apps.invoices.documents import invoice_pdf
-from apps.invoices.models import CreditNote, Invoice, InvoiceStatus
+from apps.invoices.models import CreditNote, Invoice, InvoiceLine, InvoiceStatus
 from apps.invoices.services import (
     invoice_create,
     invoice_delete_draft,
@@ -125,7 +125,11 @@ class InvoiceViewSet(ResourceViewSet[Invoice]):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Invoice]:
-        return Invoice.objects.prefetch_related("lines")
+        # Into a list attribute (Invoice.line_list reads it): a plain prefetch would build a
+        # related manager and filter a queryset per invoice, a fifth of a page's time.
+        return Invoice.objects.prefetch_related(
+            Prefetch("lines", queryset=InvoiceLine.objects.all(), to_attr=Invoice.PREFETCHED_LINES)
+        )
 
     @extend_schema(
         summary="Create an invoice",

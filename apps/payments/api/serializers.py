@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.core.api.fields import DecimalStringField, LedgerDateField, LedgerDateTimeField, MoneyField
+from apps.core.api.representation import PlannedRepresentation
 from apps.core.money import money_str
 from apps.payments.models import Payment, PaymentAllocation, PaymentMethod, Refund
 
@@ -50,7 +51,7 @@ class AllocationOutput(serializers.ModelSerializer[PaymentAllocation]):
         read_only_fields = fields
 
 
-class RefundOutput(serializers.ModelSerializer[Refund]):
+class RefundOutput(PlannedRepresentation, serializers.ModelSerializer[Refund]):
     amount = MoneyField(currency_attribute="payment.currency")
     from_credit = MoneyField(currency_attribute="payment.currency")
 
@@ -60,7 +61,7 @@ class RefundOutput(serializers.ModelSerializer[Refund]):
         read_only_fields = fields
 
 
-class PaymentOutput(serializers.ModelSerializer[Payment]):
+class PaymentOutput(PlannedRepresentation, serializers.ModelSerializer[Payment]):
     amount = MoneyField()
     amount_allocated = MoneyField()
     amount_refunded = MoneyField()

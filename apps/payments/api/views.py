@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.models import Account
+from apps.core.api.filters import IsoDateTimeFilter
 from apps.core.api.permissions import BillingAccess, BillingAdmin, request_principal
 from apps.core.api.views import ResourceViewSet
 from apps.core.money import money_str
@@ -42,8 +43,8 @@ class PaymentFilter(django_filters.FilterSet):
     method = django_filters.ChoiceFilter(choices=PaymentMethod.choices)
     reference = django_filters.CharFilter()
     gateway_reference = django_filters.CharFilter()
-    received_after = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
-    received_before = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
+    received_after = IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
+    received_before = IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
 
     class Meta:
         model = Payment

@@ -8,6 +8,9 @@ stored response and replays it; on rollback its insert succeeds and it runs itse
 the first takes longer than IDEMPOTENCY_WAIT_SECONDS, the duplicate gets a 409. A crash
 rolls back the effect and the record together, so no key is ever stuck "in progress".
 
+A view may mark its answer with `response.idempotency_redact = ("secret",)`: those top-level
+JSON fields are stored (and replayed) as null, so no secret shown once sits in this table.
+
 Stored and replayed: every answer below 500 except the ones that mean "not processed,
 try again" (401, 403, 408, 409, 423, 425, 429). A 5xx is not stored: its transaction is
 rolled back, so the key is free for a retry.
@@ -177,8 +180,21 @@ class _lock_timeout:
 def _store(record: IdempotencyRecord, response: HttpResponse) -> None:
     record.response_status = response.status_code
     record.response_headers = {name: response[name] for name in REPLAYED_HEADERS if response.has_header(name)}
-    record.response_body = response.content
+    record.response_body = _redacted(response.content, getattr(response, "idempotency_redact", ()))
     record.save(update_fields=["response_status", "response_headers", "response_body"])
+
+
+def _redacted(body: bytes, fields: tuple[str, ...]) -> bytes:
+    """The body with the named top-level JSON fields set to null (secrets are never stored)."""
+    if not fields:
+        return body
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return b""
+    if isinstance(document, dict):
+        document.update({name: None for name in fields if name in document})
+    return json.dumps(document).encode()
 
 
 def _replay(record: IdempotencyRecord) -> HttpResponse:

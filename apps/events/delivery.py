@@ -1,0 +1,287 @@
+"""Sending deliveries: claim (lease), sign, POST with httpx, record the attempt, schedule a retry.
+
+A retry's time lives in `Delivery.next_attempt_at`; the sweeper (tasks.sweep) enqueues what
+is due, so a lost broker message or a killed worker only delays a delivery. Delivery is
+at least once: consumers de-duplicate on `webhook-id`, which is the same on every attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from functools import cache
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from apps.core.tenancy import current_schema
+from apps.events.models import Delivery, DeliveryAttempt, DeliveryStatus, EndpointKind, WebhookEndpoint
+from apps.events.services import event_envelope, publish
+from apps.events.signing import signed_headers
+from apps.events.ssrf import UnsafeTarget, check_url
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({408, 429})
+SNIPPET_CHARS = 500
+
+
+@cache
+def http_client() -> httpx.Client:
+    """One pooled client per process (worker child): keep-alive connections across deliveries."""
+    return httpx.Client(
+        timeout=httpx.Timeout(
+            connect=settings.WEBHOOK_CONNECT_TIMEOUT,
+            read=settings.WEBHOOK_READ_TIMEOUT,
+            write=settings.WEBHOOK_READ_TIMEOUT,
+            pool=settings.WEBHOOK_CONNECT_TIMEOUT,
+        ),
+        follow_redirects=False,
+        headers={"user-agent": "DotMac-Billing-Webhooks/1"},
+    )
+
+
+@dataclass
+class Outcome:
+    """What one POST achieved."""
+
+    status_code: int | None
+    latency_ms: int
+    snippet: str = ""
+    error: str = ""
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def retryable(self) -> bool:
+        code = self.status_code
+        return code is None or code >= 500 or code in RETRYABLE_STATUS
+
+
+def endpoint_target(endpoint: WebhookEndpoint) -> tuple[str, list[str]]:
+    """URL and the secrets to sign with (the platform endpoint's come from settings)."""
+    if endpoint.kind == EndpointKind.PLATFORM:
+        return settings.PLATFORM_WEBHOOK_URL, [settings.PLATFORM_WEBHOOK_SECRET]
+    secrets = [endpoint.secret]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires is not None and expires > timezone.now():
+        secrets.append(endpoint.previous_secret)
+    return endpoint.url, secrets
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - timezone.now()).total_seconds())
+
+
+def post_signed(url: str, secrets: Sequence[str], message_id: str, body: bytes, *, guard: bool = True) -> Outcome:
+    """POST one signed body; never raises for network trouble (the outcome says what happened).
+
+    `guard` re-checks the URL's addresses (SSRF) right before sending; the operator-configured
+    platform endpoint is trusted.
+    """
+    started = time.monotonic()
+    try:
+        if guard:
+            check_url(url)
+        headers = signed_headers(list(secrets), message_id, int(time.time()), body)
+        with http_client().stream("POST", url, content=body, headers=headers) as response:
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= settings.WEBHOOK_RESPONSE_MAX_BYTES:
+                    break
+            text = b"".join(chunks)[: settings.WEBHOOK_RESPONSE_MAX_BYTES].decode("utf-8", "replace")
+            return Outcome(
+                status_code=response.status_code,
+                latency_ms=int((time.monotonic() - started) * 1000),
+                snippet=text[:SNIPPET_CHARS],
+                retry_after=_retry_after(response.headers.get("retry-after")),
+            )
+    except UnsafeTarget as exc:
+        return Outcome(None, int((time.monotonic() - started) * 1000), error=f"refused: {exc}"[:500])
+    except httpx.HTTPError as exc:
+        return Outcome(None, int((time.monotonic() - started) * 1000), error=f"{type(exc).__name__}: {exc}"[:500])
+
+
+def next_delay(attempt_count: int, retry_after: float | None) -> float | None:
+    """Seconds until the next try after `attempt_count` attempts, or None when the schedule is spent."""
+    schedule = settings.WEBHOOK_RETRY_SCHEDULE
+    if attempt_count > len(schedule):
+        return None
+    base = float(schedule[attempt_count - 1])
+    delay = base * random.uniform(0.9, 1.1)  # noqa: S311 - jitter, not a secret
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, float(settings.WEBHOOK_MAX_RETRY_AFTER)))
+    return delay
+
+
+def _claim(query: Q, lease_seconds: float) -> int:
+    now = timezone.now()
+    return Delivery.objects.filter(
+        query,
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+        status=DeliveryStatus.PENDING,
+        next_attempt_at__lte=now,
+        endpoint__enabled=True,
+    ).update(lease_until=now + timedelta(seconds=lease_seconds))
+
+
+def lease_seconds() -> float:
+    return float(settings.WEBHOOK_CONNECT_TIMEOUT + 2 * settings.WEBHOOK_READ_TIMEOUT + 5)
+
+
+def deliver(delivery_id: str | uuid.UUID) -> str:
+    """Try one (unbatched) delivery now if it is due and nobody else holds it; returns what happened."""
+    if not _claim(Q(id=delivery_id), lease_seconds()):
+        return "skipped"
+    delivery = Delivery.objects.select_related("event", "endpoint").get(id=delivery_id)
+    url, secrets = endpoint_target(delivery.endpoint)
+    body = json.dumps(event_envelope(delivery.event, current_schema()), separators=(",", ":")).encode()
+    guard = delivery.endpoint.kind != EndpointKind.PLATFORM
+    outcome = post_signed(url, secrets, delivery.message_id, body, guard=guard)
+    record(endpoint=delivery.endpoint, deliveries=[delivery], outcome=outcome)
+    return "delivered" if outcome.ok else "failed"
+
+
+def flush_batch(endpoint_id: str | uuid.UUID, *, force: bool = False) -> str:
+    """Batch mode: send a retry-due batch, or form a new one of up to batch_size pending events.
+
+    A partial batch goes out only when its oldest event waited batch_window_seconds (or `force`).
+    """
+    endpoint = WebhookEndpoint.objects.filter(id=endpoint_id, enabled=True).first()
+    if endpoint is None:
+        return "skipped"
+    now = timezone.now()
+    due = Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+    retry_batch = due.filter(batch_id__isnull=False).values_list("batch_id", flat=True).first()
+    if retry_batch is not None:
+        batch_id = retry_batch
+        if not _claim(Q(endpoint=endpoint, batch_id=batch_id), lease_seconds()):
+            return "skipped"
+    else:
+        with transaction.atomic():
+            rows = list(
+                due.filter(batch_id__isnull=True)
+                .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+                .select_for_update(skip_locked=True, of=("self",))
+                .order_by("event__sequence")
+                .values_list("id", "created_at")[: endpoint.batch_size]
+            )
+            if not rows:
+                return "empty"
+            oldest = min(created for _id, created in rows)
+            window = timedelta(seconds=endpoint.batch_window_seconds)
+            if len(rows) < endpoint.batch_size and not force and oldest > now - window:
+                return "waiting"
+            batch_id = uuid.uuid4()
+            Delivery.objects.filter(id__in=[row[0] for row in rows]).update(
+                batch_id=batch_id, lease_until=now + timedelta(seconds=lease_seconds())
+            )
+    deliveries = list(
+        Delivery.objects.filter(endpoint=endpoint, batch_id=batch_id, status=DeliveryStatus.PENDING)
+        .select_related("event")
+        .order_by("event__sequence")
+    )
+    if not deliveries:
+        return "empty"
+    schema = current_schema()
+    body = json.dumps([event_envelope(d.event, schema) for d in deliveries], separators=(",", ":")).encode()
+    url, secrets = endpoint_target(endpoint)
+    guard = endpoint.kind != EndpointKind.PLATFORM
+    outcome = post_signed(url, secrets, deliveries[0].message_id, body, guard=guard)
+    record(endpoint=endpoint, deliveries=deliveries, outcome=outcome)
+    return "delivered" if outcome.ok else "failed"
+
+
+def record(*, endpoint: WebhookEndpoint, deliveries: Sequence[Delivery], outcome: Outcome) -> None:
+    """Log the attempt on every delivery sent together and move them on (delivered, retry, failed)."""
+    now = timezone.now()
+    ids = [d.id for d in deliveries]
+    with transaction.atomic():
+        DeliveryAttempt.objects.bulk_create(
+            DeliveryAttempt(
+                delivery_id=delivery_id,
+                attempted_at=now,
+                status_code=outcome.status_code,
+                latency_ms=outcome.latency_ms,
+                response_snippet=outcome.snippet,
+                error=outcome.error,
+            )
+            for delivery_id in ids
+        )
+        rows = Delivery.objects.filter(id__in=ids)
+        common: dict[str, Any] = {
+            "attempt_count": F("attempt_count") + 1,
+            "lease_until": None,
+            "last_status_code": outcome.status_code,
+            "last_error": outcome.error,
+        }
+        if outcome.ok:
+            rows.update(**common, status=DeliveryStatus.DELIVERED, delivered_at=now, next_attempt_at=None)
+            if endpoint.failing_since is not None:
+                WebhookEndpoint.objects.filter(id=endpoint.id).update(failing_since=None)
+            return
+        if endpoint.failing_since is None:
+            WebhookEndpoint.objects.filter(id=endpoint.id, failing_since__isnull=True).update(failing_since=now)
+        if outcome.status_code == 410:
+            rows.update(**common, status=DeliveryStatus.FAILED, next_attempt_at=None)
+            disable_endpoint(endpoint_id=endpoint.id, reason="The endpoint answered 410 Gone.")
+            return
+        attempts = max(d.attempt_count for d in deliveries) + 1
+        delay = next_delay(attempts, outcome.retry_after) if outcome.retryable else None
+        if delay is not None:
+            rows.update(**common, next_attempt_at=now + timedelta(seconds=delay))
+            return
+        rows.update(**common, status=DeliveryStatus.FAILED, next_attempt_at=None)
+        _disable_if_failing_for_days(endpoint.id, now)
+
+
+def _disable_if_failing_for_days(endpoint_id: uuid.UUID, now: datetime) -> None:
+    cutoff = now - timedelta(days=settings.WEBHOOK_DISABLE_AFTER_DAYS)
+    endpoint = WebhookEndpoint.objects.filter(id=endpoint_id).first()
+    if endpoint is not None and endpoint.failing_since is not None and endpoint.failing_since <= cutoff:
+        days = settings.WEBHOOK_DISABLE_AFTER_DAYS
+        disable_endpoint(endpoint_id=endpoint_id, reason=f"Deliveries kept failing for over {days} days.")
+
+
+def disable_endpoint(*, endpoint_id: uuid.UUID, reason: str) -> bool:
+    """Disable an endpoint and publish webhook_endpoint.disabled (once); True if it was enabled."""
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().filter(id=endpoint_id, enabled=True).first()
+        if endpoint is None:
+            return False
+        endpoint.enabled = False
+        endpoint.disabled_reason = reason[:300]
+        endpoint.save(update_fields=["enabled", "disabled_reason", "updated_at"])
+        logger.warning("webhook endpoint %s disabled: %s", endpoint.id, reason)
+        publish(
+            "webhook_endpoint.disabled",
+            str(endpoint.id),
+            {"endpoint": str(endpoint.id), "url": endpoint.url, "reason": reason, "kind": endpoint.kind},
+        )
+        return True

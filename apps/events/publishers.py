@@ -1,0 +1,124 @@
+"""Where published events go, chosen by settings.EVENT_PUBLISHERS (dotted class paths).
+
+Every publisher gets `published(event)` inside the publishing transaction and must defer
+any I/O to transaction.on_commit. A message bus (Kafka, NATS) is one more class here.
+- WebhookPublisher: the outbox to webhooks (Delivery rows in the transaction, Celery after commit).
+- InMemoryPublisher: keeps committed envelopes in a list (tests).
+- LogPublisher: logs each committed event (dev).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from functools import cache
+from typing import Any, ClassVar, Protocol
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from apps.core.tenancy import current_schema
+from apps.events.models import Delivery, EndpointKind, Event, WebhookEndpoint
+from apps.events.services import event_envelope
+from apps.events.signing import new_secret
+
+logger = logging.getLogger(__name__)
+
+
+class Publisher(Protocol):
+    def published(self, event: Event) -> None:
+        """Called inside the publishing transaction."""
+
+
+def endpoint_wants(endpoint: WebhookEndpoint, event_type: str) -> bool:
+    if endpoint.kind == EndpointKind.PLATFORM:
+        return True
+    return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in endpoint.event_types)
+
+
+class WebhookPublisher:
+    """One Delivery per subscribed endpoint, written with the event; enqueued after commit."""
+
+    def published(self, event: Event) -> None:
+        if event.type == "webhook_endpoint.ping":
+            return
+        endpoints = list(WebhookEndpoint.objects.all())
+        if settings.PLATFORM_WEBHOOK_URL and not any(e.kind == EndpointKind.PLATFORM for e in endpoints):
+            endpoints.append(
+                WebhookEndpoint.objects.create(
+                    kind=EndpointKind.PLATFORM,
+                    url=settings.PLATFORM_WEBHOOK_URL,
+                    description="Platform (all events)",
+                    event_types=["*"],
+                    secret=new_secret(),
+                )
+            )
+        targets = [
+            e
+            for e in endpoints
+            if e.enabled
+            and endpoint_wants(e, event.type)
+            and (e.kind != EndpointKind.PLATFORM or settings.PLATFORM_WEBHOOK_URL)
+        ]
+        if not targets:
+            return
+        now = timezone.now()
+        deliveries = Delivery.objects.bulk_create(
+            Delivery(event=event, endpoint=e, next_attempt_at=now) for e in targets
+        )
+        single = [str(d.id) for d, e in zip(deliveries, targets, strict=True) if not e.batched]
+        batched = [e for e in targets if e.batched]
+        schema = current_schema()
+        transaction.on_commit(lambda: enqueue(schema, single, batched))
+
+
+def enqueue(schema: str, delivery_ids: list[str], batched: list[WebhookEndpoint]) -> None:
+    """After commit: one deliver task per delivery, a flush per batched endpoint (sweeper backs both up)."""
+    from django_tenants.utils import schema_context
+
+    from apps.events import tasks
+
+    try:
+        with schema_context(schema):
+            for delivery_id in delivery_ids:
+                tasks.deliver_webhook.apply_async(args=[delivery_id])
+            for endpoint in batched:
+                tasks.flush_webhook_batch.apply_async(args=[str(endpoint.id)])
+                tasks.schedule_batch_window(endpoint)
+    except Exception:  # the broker is down: the sweeper will send them
+        logger.warning("could not enqueue webhook deliveries; the sweeper will", exc_info=True)
+
+
+class InMemoryPublisher:
+    """Committed envelopes, in commit order, in `InMemoryPublisher.events` (tests read and clear it)."""
+
+    events: ClassVar[list[dict[str, Any]]] = []
+
+    def published(self, event: Event) -> None:
+        envelope = event_envelope(event, current_schema())
+        transaction.on_commit(lambda: self.events.append(envelope))
+
+
+class LogPublisher:
+    """Logs each committed event (dev)."""
+
+    def published(self, event: Event) -> None:
+        envelope = event_envelope(event, current_schema())
+        transaction.on_commit(lambda: logger.info("event %s #%s %s", envelope["type"], envelope["sequence"], envelope))
+
+
+@cache
+def _load(paths: tuple[str, ...]) -> list[Publisher]:
+    return [import_string(path)() for path in paths]
+
+
+def publishers() -> list[Publisher]:
+    return _load(tuple(settings.EVENT_PUBLISHERS))
+
+
+def dispatch(event: Event) -> None:
+    """The on_published hook: hand the event to every configured publisher."""
+    for publisher in publishers():
+        publisher.published(event)

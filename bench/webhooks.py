@@ -1,0 +1,208 @@
+"""Webhook delivery end to end vs a plain httpx loop (issue 5).
+
+10,000 events are published (each in its own committed transaction, through the outbox) while a
+real Celery worker (2 prefork processes, real Redis) delivers them, signed, to a receiver on
+127.0.0.1 (a separate process). The baseline posts the same signed envelopes to the same
+receiver from a plain loop: 2 threads, one pooled httpx.Client each (the same concurrency).
+Reported: both throughputs, their ratio (goal >= 0.5x), and commit-to-delivery p50/p99.
+
+    python -m bench.webhooks [--events 10000] [--concurrency 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+SLUG = "benchhooks"
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def serve(port: int, ready: Any) -> None:
+    """The receiver process: records (event id -> first arrival, monotonic clock); GET / reports."""
+    arrivals: dict[str, float] = {}
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            now = time.monotonic()
+            document = json.loads(body)
+            with lock:
+                for item in document if isinstance(document, list) else [document]:
+                    arrivals.setdefault(item["id"], now)
+            self.send_response(200)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def do_GET(self) -> None:
+            with lock:
+                answer = json.dumps(arrivals if self.path == "/all" else {"count": len(arrivals)}).encode()
+            self.send_response(200)
+            self.send_header("content-length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def do_DELETE(self) -> None:
+            with lock:
+                arrivals.clear()
+            self.send_response(204)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    ready.set()
+    server.serve_forever()
+
+
+def wait_count(base: str, count: int, timeout: float) -> float:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    with httpx.Client() as client:
+        while time.monotonic() < deadline:
+            if client.get(base).json()["count"] >= count:
+                return time.monotonic()
+            time.sleep(0.05)
+    raise RuntimeError(f"receiver did not get {count} events in {timeout}s")
+
+
+def start_worker(concurrency: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    log = open(BASE_DIR / ".local" / "bench-webhooks-worker.log", "wb")  # noqa: SIM115 - lives with the worker
+    hostname = f"bench-webhooks-{os.getpid()}@%h"
+    command = [sys.executable, "-m", "celery", "-A", "billing_project", "worker", "-Q", "webhooks"]
+    command += ["-c", str(concurrency), "--hostname", hostname, "--without-gossip", "--without-mingle"]
+    command += ["--loglevel", "WARNING"]
+    return subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=2)
+    options = parser.parse_args(argv)
+    (BASE_DIR / ".local").mkdir(exist_ok=True)
+
+    from bench.report import percentile, scratch_database, write_section
+
+    os.environ["EVENT_PUBLISHERS"] = "apps.events.publishers.WebhookPublisher"
+    os.environ["LOG_LEVEL"] = "WARNING"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_project.settings")
+    with scratch_database("bench_webhooks"):
+        import django
+
+        django.setup()
+        import httpx
+        from django.core.management import call_command
+        from django.db import transaction
+        from django_tenants.utils import schema_context
+
+        from apps.events.models import Event
+        from apps.events.services import event_envelope, publish
+        from apps.events.signing import signed_headers
+        from apps.events.webhooks import endpoint_create
+        from apps.tenants.services import tenant_create
+        from billing_project.celery import app
+
+        call_command("migrate_schemas", interactive=False, verbosity=0)
+        tenant_create(slug=SLUG, name="Bench webhooks")
+
+        ready = multiprocessing.Event()
+        port = 18000 + os.getpid() % 1000
+        receiver = multiprocessing.Process(target=serve, args=(port, ready), daemon=True)
+        receiver.start()
+        ready.wait(10)
+        base = f"http://127.0.0.1:{port}/"
+        app.control.purge()
+        worker = start_worker(options.concurrency, dict(os.environ))
+        try:
+            with schema_context(SLUG):
+                endpoint = endpoint_create(url=f"{base}hooks", event_types=["*"])
+                # Warm up: the worker's processes are up and connected before the clock starts.
+                with transaction.atomic():
+                    publish("account.created", "warm", {"account": "warm"})
+                wait_count(base, 1, 120)
+                httpx.delete(base)
+
+                committed: dict[str, float] = {}
+                started = time.monotonic()
+                for index in range(options.events):
+                    with transaction.atomic():
+                        event = publish("account.created", f"acc-{index}", {"account": f"acc-{index}"})
+                    committed[str(event.id)] = time.monotonic()
+                published = time.monotonic()
+                finished = wait_count(base, options.events, 600)
+                arrivals: dict[str, float] = httpx.get(f"{base}all", timeout=60).json()
+                latencies = [arrivals[event_id] - at for event_id, at in committed.items()]
+                pipeline_rate = options.events / (finished - started)
+
+                # Baseline: the same envelopes, signed, from a plain httpx loop with the same concurrency.
+                envelopes = [
+                    json.dumps(event_envelope(e, SLUG), separators=(",", ":")).encode()
+                    for e in Event.objects.filter(id__in=list(committed)).order_by("sequence")
+                ]
+            httpx.delete(base)
+            chunks = [envelopes[i :: options.concurrency] for i in range(options.concurrency)]
+
+            def send(bodies: list[bytes]) -> None:
+                with httpx.Client(timeout=10, follow_redirects=False) as client:
+                    for n, body in enumerate(bodies):
+                        headers = signed_headers([endpoint.secret], f"msg_{n}", int(time.time()), body)
+                        client.post(f"{base}hooks", content=body, headers=headers).raise_for_status()
+
+            threads = [threading.Thread(target=send, args=(chunk,)) for chunk in chunks]
+            base_started = time.monotonic()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            baseline_rate = len(envelopes) / (time.monotonic() - base_started)
+        finally:
+            worker.terminate()
+            worker.wait(60)
+            receiver.kill()
+
+    ratio = pipeline_rate / baseline_rate
+    p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+    publish_rate = options.events / (published - started)
+    body = f"""
+{options.events:,} `account.created` events, each published in its own committed transaction
+(outbox row + delivery row + Celery message on commit), delivered by a real Celery worker
+(`-c {options.concurrency}` prefork, real Redis) with Standard Webhooks signatures to a receiver
+process on 127.0.0.1; baseline: the same signed envelopes POSTed by a plain httpx loop with
+the same concurrency ({options.concurrency} threads, one pooled client each).
+
+| | events/s |
+|---|---|
+| outbox → Celery → receiver (end to end) | {pipeline_rate:,.0f} |
+| publishing alone (in the same run) | {publish_rate:,.0f} |
+| plain httpx loop (baseline) | {baseline_rate:,.0f} |
+| **ratio** (goal ≥ 0.5x) | **{ratio:.2f}x** |
+
+Commit-to-delivery latency: p50 {p50:,.0f} ms, p99 {p99:,.0f} ms.
+
+`python -m bench.webhooks --events {options.events}`
+"""
+    write_section("webhooks", "Webhooks: outbox → Celery → receiver vs a plain httpx loop", body)
+    print(body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
