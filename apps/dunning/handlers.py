@@ -6,6 +6,8 @@ account's case inside that same transaction: no step can run after the customer 
 
 from __future__ import annotations
 
+import uuid
+
 from apps.dunning.services import case_resolve_if_cleared
 from apps.events.models import Event
 from apps.events.registry import subscribe
@@ -23,6 +25,8 @@ REASONS = {
 @subscribe("invoice.paid")
 @subscribe("invoice.voided")
 def resolve_case_when_cleared(event: Event) -> None:
-    account_id = (event.data or {}).get("account")
-    if account_id:
-        case_resolve_if_cleared(account_id=account_id, reason=REASONS.get(event.type, event.type))
+    try:
+        account_id = uuid.UUID(str((event.data or {}).get("account")))
+    except ValueError:
+        return  # not an account of ours (an event made up by a test or a replay)
+    case_resolve_if_cleared(account_id=account_id, reason=REASONS.get(event.type, event.type))
