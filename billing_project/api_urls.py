@@ -22,4 +22,5 @@ urlpatterns = [
     path("", include("apps.events.api.urls")),
     path("", include("apps.notifications.api.urls")),
     path("", include("apps.privacy.api.urls")),
+    path("", include("apps.dunning.api.urls")),
 ]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import django_stubs_ext
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from billing_project import SDK_VERSION
@@ -443,6 +444,17 @@ _logging: dict = LOGGING
 _logging.setdefault("filters", {})["mask_personal_data"] = {"()": "apps.core.privacy.MaskingFilter"}
 for _handler in _logging.get("handlers", {}).values():
     _handler.setdefault("filters", []).append("mask_personal_data")
+
+# --- Dunning (apps.dunning) ---------------------------------------------------------------
+# Hourly: each tenant's run starts within the hour after its local midnight (its timezone
+# defines "today"); a day already run is skipped. Editable in the admin (django-celery-beat).
+CELERY_BEAT_SCHEDULE["dunning.daily"] = {
+    "task": "apps.dunning.tasks.daily",
+    "schedule": crontab(minute=5),
+    "options": {"queue": "dunning"},
+}
+# Accounts per chunk task: one transaction each, bulk writes, events in one round trip.
+DUNNING_CHUNK_SIZE = env.int("DUNNING_CHUNK_SIZE", default=150)
 
 # --- Tenant-safe migrations (safe_migrate) --------------------------------------------------
 # Django's migrate with a per-migration hook for safe_migrate's timeouts; plain otherwise.

@@ -118,7 +118,7 @@ def test_every_tenant_schema_has_the_three_role_groups_with_their_permissions(
 
     for schema in ("alpha", "beta"):
         with schema_context(schema):
-            # Higher apps (notifications) add their own permissions to these groups.
+            # The ledger apps' permissions (apps.payments.roles); notifications and dunning add their own.
             groups = {
                 group.name: {
                     f"{p.content_type.app_label}.{p.codename}"
