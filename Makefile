@@ -33,6 +33,16 @@ system-deps: setup
 	else \
 	  echo "WeasyPrint cannot load its libraries: run 'sudo apt-get install $(SYSTEM_PACKAGES)'"; exit 1; \
 	fi
+	@# The reference API gateway's test (tests/platform/test_gateway.py) runs Debian's nginx. No-op when present.
+	@if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing nginx-light (the reference gateway's test runs it)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq --no-install-recommends nginx-light >/dev/null 2>&1 \
+	    || { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends nginx-light >/dev/null; }; \
+	else \
+	  echo "the gateway test needs nginx: run 'sudo apt-get install nginx-light'"; \
+	fi
 	@# The browser smoke test (tests/browser) drives Debian's chromium. No-op when present.
 	@if [ -x /usr/bin/chromium ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -42,6 +52,16 @@ system-deps: setup
 	    || { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }; \
 	else \
 	  echo "the browser smoke test needs chromium: run 'sudo apt-get install chromium'"; \
+	fi
+	@# promtool (alert rule checks and tests) and prometheus (the real-scrape test): Debian's prometheus.
+	@if [ -x /usr/bin/promtool ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing prometheus (promtool checks the alert rules)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 \
+	    || { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }; \
+	else \
+	  echo "the alert rule tests need promtool: run 'sudo apt-get install prometheus'"; \
 	fi
 
 run: setup system-deps

@@ -27,6 +27,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -349,6 +350,8 @@ def report(options: argparse.Namespace, results: dict[tuple[str, int], Result], 
     met = list_ratio >= LIST_GOAL and payment_ratio >= PAYMENT_GOAL
     verdict = "Both goals are met." if met else "The goal is missed."
     plan = plans[1] if len(plans) > 1 else plans[0]
+    found = re.search(r"Index Scan(?: Backward)? using (\S+)", plan)
+    index = found[1] if found else "?"
     body = f"""
 gunicorn ({options.workers} sync workers, `DEBUG=false`) on 127.0.0.1 serves the product's URLs plus a
 bench-only no-op view (`bench/api_site`: same bearer authentication, role check and Redis rate
@@ -376,7 +379,7 @@ per second it served at {small:,}.
 
 No page counts: each runs {queries} queries (credential's tenant, invoices, their lines) and none is
 a COUNT. At {large:,} invoices every page, the first and those reached through a cursor, reads
-`invoices_invoice` through the `invoice_created_id` index (`-created_at, id`) in cursor order
+`invoices_invoice` through the index `{index}` (backward: newest first) in cursor order
 with a LIMIT, without a sort; a page reached by cursor plans as:
 
 ```

@@ -20,4 +20,7 @@ urlpatterns = [
     path("", include("apps.invoices.api.urls")),
     path("", include("apps.payments.api.urls")),
     path("", include("apps.events.api.urls")),
+    path("", include("apps.notifications.api.urls")),
+    path("", include("apps.privacy.api.urls")),
+    path("", include("apps.dunning.api.urls")),
 ]

@@ -17,3 +17,11 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each queue gets its own routing key: with the default key they would all share one binding.
 app.conf.task_queues = [Queue(name, Exchange(name), routing_key=name) for name in QUEUES]
 app.autodiscover_tasks()
+
+# Observability: task metrics, the queue sent-time header, heartbeat, structured task logs.
+from django_structlog.celery.steps import DjangoStructLogInitStep  # noqa: E402
+
+from billing_project.observability import celery_signals  # noqa: E402
+
+app.steps["worker"].add(DjangoStructLogInitStep)
+app.steps["worker"].add(celery_signals.HeartbeatStep)

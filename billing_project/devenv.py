@@ -157,6 +157,11 @@ def run_product(environment: dict[str, str]) -> int:
             str(LOCAL_DIR / "celerybeat-schedule"),
         ],
     }
+    # Prometheus multiprocess files: one directory per role under .local/metrics, each wiped by
+    # its launcher before the role starts; /metrics merges them (billing_project.observability).
+    environment["METRICS_MULTIPROC_ROOT"] = str(LOCAL_DIR / "metrics")
+    for role in ("web", "worker"):
+        commands[role] = [PYTHON, "-m", "billing_project.observability.multiproc", role, "--", *commands[role]]
     processes = {name: subprocess.Popen(command, cwd=BASE_DIR, env=environment) for name, command in commands.items()}
     manage(environment, "dev_banner", "--port", str(WEB_PORT))
 

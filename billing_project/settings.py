@@ -10,9 +10,11 @@ from pathlib import Path
 
 import django_stubs_ext
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from billing_project import SDK_VERSION
+from billing_project.observability.logs import configure_structlog, logging_config
 
 # Lets admin.ModelAdmin[Model] and friends be subscripted at run time (typed admin).
 django_stubs_ext.monkeypatch()
@@ -38,8 +40,11 @@ DEV_JWT_SECRET = "dev-platform-jwt-secret-not-for-production-use-000000"
 _required_in_production = ["SECRET_KEY", "DATABASE_URL", "REDIS_URL", "BASE_DOMAIN"]
 if IS_PRODUCTION:
     _missing = [name for name in _required_in_production if not env.str(name, default="")]
-    if not (env.str("PLATFORM_JWT_SECRET", default="") or env.str("PLATFORM_JWT_PUBLIC_KEY", default="")):
-        _missing.append("PLATFORM_JWT_SECRET or PLATFORM_JWT_PUBLIC_KEY")
+    if not any(
+        env.str(name, default="")
+        for name in ("PLATFORM_JWT_SECRET", "PLATFORM_JWT_PUBLIC_KEY", "PLATFORM_JWT_JWKS_URL")
+    ):
+        _missing.append("PLATFORM_JWT_SECRET, PLATFORM_JWT_PUBLIC_KEY or PLATFORM_JWT_JWKS_URL")
     if _missing:
         raise ImproperlyConfigured(f"DJANGO_ENV=production needs {', '.join(_missing)} to be set")
     if env.str("SECRET_KEY") == DEV_SECRET_KEY or len(env.str("SECRET_KEY")) < 50:
@@ -88,6 +93,7 @@ TENANT_APPS = [
     "apps.payments",
     "apps.notifications",
     "apps.dunning",
+    "apps.privacy",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -364,6 +370,92 @@ WEBHOOK_MAX_REPLAY = 10_000
 WEBHOOK_DELIVERIES_PER_TASK = env.int("WEBHOOK_DELIVERIES_PER_TASK", default=20)
 CELERY_BEAT_SCHEDULE["events.sweep"] = {"task": "apps.events.tasks.sweep", "schedule": WEBHOOK_SWEEP_SECONDS}
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"].append("apps.events.schema.add_webhooks")  # type: ignore[attr-defined]
+# --- Notifications (apps.notifications) ---------------------------------------------------
+# Email: EMAIL_URL (smtp://, consolemail://) picks Django's backend; EMAIL_BACKEND may name an
+# anymail ESP instead (anymail.backends.postmark.EmailBackend), configured by ANYMAIL_* variables
+# (ANYMAIL_POSTMARK_SERVER_TOKEN, ANYMAIL_POSTMARK_API_URL, ANYMAIL_WEBHOOK_SECRET, ...).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=globals()["EMAIL_BACKEND"])
+ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in env.ENVIRON.items() if name.startswith("ANYMAIL_")}
+# Where providers call back (Twilio status): "{host}" is the tenant's host.
+NOTIFICATIONS_CALLBACK_BASE_URL = env.str(
+    "NOTIFICATIONS_CALLBACK_BASE_URL", default="https://{host}" if IS_PRODUCTION else "http://{host}:8000"
+)
+# SMS is not sent in these hours of the account's own timezone (HH:MM-HH:MM); deferred, not dropped.
+NOTIFICATIONS_SMS_QUIET_HOURS = env.str("NOTIFICATIONS_SMS_QUIET_HOURS", default="21:00-08:00")
+NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=6)
+NOTIFICATIONS_RETRY_BACKOFF_SECONDS = env.int("NOTIFICATIONS_RETRY_BACKOFF_SECONDS", default=30)
+PUSH_RELAY_URL = env.str("PUSH_RELAY_URL", default="")
+PUSH_RELAY_SECRET = env.str("PUSH_RELAY_SECRET", default="")
+CELERY_TASK_ROUTES["apps.notifications.tasks.send_high_priority*"] = {"queue": "notifications-high"}
+CELERY_BEAT_SCHEDULE["notifications.dispatch-due"] = {
+    "task": "apps.notifications.tasks.dispatch_due_everywhere",
+    "schedule": 30.0,
+}
+
+# --- Observability (apps.core.metrics, billing_project.observability) -------------------------
+# /metrics: database gauges are recomputed at most this often per process (seconds), each refresh
+# bounded by a statement_timeout (milliseconds).
+METRICS_CACHE_SECONDS = env.float("METRICS_CACHE_SECONDS", default=30.0)
+METRICS_DB_TIMEOUT_MS = env.int("METRICS_DB_TIMEOUT_MS", default=5000)
+# Tenant schemas per aggregate statement: one statement locks every table and index it plans,
+# and PostgreSQL's lock table holds max_locks_per_transaction x max_connections locks in all.
+METRICS_SCHEMAS_PER_STATEMENT = env.int("METRICS_SCHEMAS_PER_STATEMENT", default=50)
+# `tenant` label on business metrics: `none` (default; per-tenant detail from SQL and logs) or
+# `all`, optionally limited to an allow-list (others are counted as tenant="other"). apps.core.metrics
+# reads the same variables at import time (label names are fixed when metrics are created).
+METRICS_TENANT_LABEL = env.str("METRICS_TENANT_LABEL", default="none").strip().lower()
+if METRICS_TENANT_LABEL not in {"all", "none"}:
+    raise ImproperlyConfigured(f"METRICS_TENANT_LABEL must be all or none, not {METRICS_TENANT_LABEL!r}")
+METRICS_TENANT_ALLOWLIST = env.list("METRICS_TENANT_ALLOWLIST", default=[])
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+# /health/ready: tenant schemas whose migrations are checked per probe, and the outbox lag
+# (oldest undelivered event, seconds) above which the instance reports not ready.
+HEALTH_MIGRATION_SAMPLE = env.int("HEALTH_MIGRATION_SAMPLE", default=3)
+HEALTH_OUTBOX_LAG_SECONDS = env.float("HEALTH_OUTBOX_LAG_SECONDS", default=900.0)
+HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default=3.0)
+# Celery worker liveness: the worker touches this file every CELERY_HEARTBEAT_SECONDS.
+CELERY_HEARTBEAT_FILE = env.str("CELERY_HEARTBEAT_FILE", default=str(LOCAL_DIR / "celery-heartbeat"))
+CELERY_HEARTBEAT_SECONDS = env.float("CELERY_HEARTBEAT_SECONDS", default=10.0)
+# Logs: JSON lines in production (and whenever LOG_FORMAT=json), readable lines in dev.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if IS_PRODUCTION else "console")
+if LOG_FORMAT not in {"json", "console"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or console, not {LOG_FORMAT!r}")
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
+configure_structlog()
+SHARED_APPS.append("django_structlog")
+INSTALLED_APPS.append("django_structlog")
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# Request metrics first (they time everything), then the probes, answered before host checks;
+# request logging context once TenantMiddleware has picked the tenant.
+MIDDLEWARE.insert(0, "billing_project.observability.middleware.RequestMetricsMiddleware")
+MIDDLEWARE.insert(1, "billing_project.observability.middleware.ProbeMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("apps.tenants.middleware.TenantMiddleware") + 1, "django_structlog.middlewares.RequestMiddleware"
+)
+# A firewalled database must fail readiness within seconds, not hang the probe.
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=10))
+
+# --- Platform deploy, gateway and data protection (#11) ------------------------------------
+# The platform's JWK Set: a token naming a `kid` is verified with that key (key rotation);
+# tokens without `kid` keep using PLATFORM_JWT_SECRET / PLATFORM_JWT_PUBLIC_KEY.
+PLATFORM_JWT_JWKS_URL = env.str("PLATFORM_JWT_JWKS_URL", default="")
+PLATFORM_JWT_JWKS_CACHE_SECONDS = env.float("PLATFORM_JWT_JWKS_CACHE_SECONDS", default=300.0)
+# No full e-mail address, phone or card number reaches a log handler (apps/core/privacy.py).
+_logging: dict = LOGGING
+_logging.setdefault("filters", {})["mask_personal_data"] = {"()": "apps.core.privacy.MaskingFilter"}
+for _handler in _logging.get("handlers", {}).values():
+    _handler.setdefault("filters", []).append("mask_personal_data")
+
+# --- Dunning (apps.dunning) ---------------------------------------------------------------
+# Hourly: each tenant's run starts within the hour after its local midnight (its timezone
+# defines "today"); a day already run is skipped. Editable in the admin (django-celery-beat).
+CELERY_BEAT_SCHEDULE["dunning.daily"] = {
+    "task": "apps.dunning.tasks.daily",
+    "schedule": crontab(minute=5),
+    "options": {"queue": "dunning"},
+}
+# Accounts per chunk task: one transaction each, bulk writes, events in one round trip.
+DUNNING_CHUNK_SIZE = env.int("DUNNING_CHUNK_SIZE", default=150)
 
 # --- Tenant-safe migrations (safe_migrate) --------------------------------------------------
 # Django's migrate with a per-migration hook for safe_migrate's timeouts; plain otherwise.

@@ -22,6 +22,7 @@ urlpatterns = [
         account_statement_document,
         name="account-statement-document",
     ),
+    path("notifications/", include("apps.notifications.urls")),
     path("api/v1/", include("billing_project.api_urls")),
     re_path(r"^api/", api_not_found),
 ]

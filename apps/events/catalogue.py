@@ -91,6 +91,12 @@ def _entries() -> list[EventType]:
         EventType("account.suspended", "The account was suspended: cut the customer's service.", acc, _ACCOUNT),
         EventType("account.reactivated", "The account is active again: restore service.", acc, _ACCOUNT),
         EventType("account.closed", "The account was closed for good.", acc, _ACCOUNT),
+        EventType(
+            "account.anonymised",
+            "The person behind a closed account was erased (financial records kept): erase your copy too.",
+            acc,
+            {"number": TEXT, "anonymised_at": TEXT},
+        ),
         EventType("invoice.created", "A draft invoice was created.", inv, _INVOICE),
         EventType("invoice.finalized", "The invoice got its number and is now open (owed).", inv, _INVOICE),
         EventType("invoice.sent", "The invoice was sent to the customer.", inv, _INVOICE),

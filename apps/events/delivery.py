@@ -25,8 +25,9 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.core import metrics
 from apps.core.tenancy import current_schema
-from apps.events.models import Delivery, DeliveryAttempt, DeliveryStatus, EndpointKind, WebhookEndpoint
+from apps.events.models import Delivery, DeliveryAttempt, DeliveryStatus, EndpointKind, Event, WebhookEndpoint
 from apps.events.services import event_envelope, publish
 from apps.events.signing import signed_headers
 from apps.events.ssrf import UnsafeTarget, check_url
@@ -103,6 +104,13 @@ def post_signed(url: str, secrets: Sequence[str], message_id: str, body: bytes, 
     `guard` re-checks the URL's addresses (SSRF) right before sending; the operator-configured
     platform endpoint is trusted.
     """
+    outcome = _post_signed(url, secrets, message_id, body, guard=guard)
+    if not outcome.error.startswith("refused:"):  # a refused target was never called
+        metrics.count_http_call("webhook", status_code=outcome.status_code, seconds=outcome.latency_ms / 1000)
+    return outcome
+
+
+def _post_signed(url: str, secrets: Sequence[str], message_id: str, body: bytes, *, guard: bool) -> Outcome:
     started = time.monotonic()
     try:
         if guard:
@@ -335,20 +343,36 @@ def record(*, endpoint: WebhookEndpoint, deliveries: Sequence[Delivery], outcome
             rows.update(**common, status=DeliveryStatus.DELIVERED, delivered_at=now, next_attempt_at=None)
             if endpoint.failing_since is not None:
                 WebhookEndpoint.objects.filter(id=endpoint.id).update(failing_since=None)
+            created = list(Event.objects.filter(deliveries__id__in=ids).values_list("created_at", flat=True))
+            _count_after_commit("delivered", created)
             return
         if endpoint.failing_since is None:
             WebhookEndpoint.objects.filter(id=endpoint.id, failing_since__isnull=True).update(failing_since=now)
         if outcome.status_code == 410:
             rows.update(**common, status=DeliveryStatus.FAILED, next_attempt_at=None)
             disable_endpoint(endpoint_id=endpoint.id, reason="The endpoint answered 410 Gone.")
+            _count_after_commit("gave_up", [None] * len(ids))
             return
         attempts = max(d.attempt_count for d in deliveries) + 1
         delay = next_delay(attempts, outcome.retry_after) if outcome.retryable else None
         if delay is not None:
             rows.update(**common, next_attempt_at=now + timedelta(seconds=delay))
+            _count_after_commit("failed", [None] * len(ids))
             return
         rows.update(**common, status=DeliveryStatus.FAILED, next_attempt_at=None)
         _disable_if_failing_for_days(endpoint.id, now)
+        _count_after_commit("gave_up", [None] * len(ids))
+
+
+def _count_after_commit(outcome: str, created_at: Sequence[datetime | None]) -> None:
+    """billing_webhook_deliveries_total (and commit-to-delivery latency) once the record commits."""
+    schema = current_schema()
+
+    def count() -> None:
+        for event_created_at in created_at:
+            metrics.observe_webhook_delivery(outcome=outcome, schema_name=schema, event_created_at=event_created_at)
+
+    transaction.on_commit(count)
 
 
 def _disable_if_failing_for_days(endpoint_id: uuid.UUID, now: datetime) -> None:

@@ -60,7 +60,7 @@ def test_production_names_every_missing_variable() -> None:
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "configuration error: DJANGO_ENV=production needs DATABASE_URL, REDIS_URL, "
-        "PLATFORM_JWT_SECRET or PLATFORM_JWT_PUBLIC_KEY to be set"
+        "PLATFORM_JWT_SECRET, PLATFORM_JWT_PUBLIC_KEY or PLATFORM_JWT_JWKS_URL to be set"
     )
 
 

@@ -37,6 +37,8 @@ PERMISSION_ROLES: dict[str, str] = {
     "invoices.void_invoice": Role.BILLING_ADMIN,
     "invoices.write_off_invoice": Role.BILLING_ADMIN,
     "payments.refund_payment": Role.BILLING_ADMIN,
+    "privacy.export_personal_data": Role.BILLING_READ,  # what a reader could fetch piece by piece
+    "privacy.anonymise_account": Role.BILLING_ADMIN,
 }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import stripe
 from django.conf import settings
 
+from apps.core.metrics import observe_http_call
 from apps.core.money import currency_precision, quantize
 from apps.payments.gateways.base import (
     ChargeRequest,
@@ -97,7 +98,16 @@ class StripeGateway(PaymentGateway):
         if request.description:
             params["description"] = request.description
         try:
-            intent = self._client().v1.payment_intents.create(params, {"idempotency_key": request.idempotency_key})
+            with observe_http_call("stripe") as call:
+                try:
+                    intent = self._client().v1.payment_intents.create(
+                        params, {"idempotency_key": request.idempotency_key}
+                    )
+                    call.status_code = 200
+                except stripe.StripeError as exc:
+                    # A declined card is an answer (402), not a network failure.
+                    call.status_code = exc.http_status
+                    raise
         except stripe.CardError as exc:
             return _declined(exc)
         except stripe.InvalidRequestError as exc:

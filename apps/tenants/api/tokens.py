@@ -2,8 +2,12 @@
 
 HS256 with PLATFORM_JWT_SECRET, or RS256/ES256 with PLATFORM_JWT_PUBLIC_KEY (then the
 secret is never accepted, so a token cannot be signed with the public key as an HMAC
-secret). Verified: signature, `iss`, `aud`, `exp` with 60 s of clock skew, `iat` not in
-the future, a lifetime `exp - iat` of at most PLATFORM_JWT_MAX_LIFETIME, and the claims
+secret). With PLATFORM_JWT_JWKS_URL, a token whose header names a `kid` is checked with that
+key of the platform's JWK Set (RS256/ES256 only; fetched with PyJWKClient, cached for
+PLATFORM_JWT_JWKS_CACHE_SECONDS, refetched at most every 30 s for an unknown `kid`), which is
+how the platform rotates keys; a token without `kid` falls back to the static key.
+Verified: signature, `iss`, `aud`, `exp` with 60 s of clock skew, `iat` not in the future,
+a lifetime `exp - iat` of at most PLATFORM_JWT_MAX_LIFETIME, and the claims
 `sub`, `tenant`, `roles`, `jti`. With PLATFORM_JWT_SINGLE_USE a `jti` is accepted once.
 """
 
@@ -71,13 +75,67 @@ def _public_key_and_algorithms(pem: str) -> tuple[Any, tuple[str, ...]]:
     raise ImproperlyConfigured("PLATFORM_JWT_PUBLIC_KEY must be an RSA (RS256) or EC P-256 (ES256) key")
 
 
-def verification_key() -> tuple[Any, tuple[str, ...]]:
-    """The key platform tokens are checked with, and the only algorithms accepted with it."""
+# Unknown `kid`s refetch the JWK Set at most this often (a forged token cannot make every
+# request fetch it).
+JWKS_REFRESH_COOLDOWN_SECONDS = 30.0
+JWKS_FETCH_TIMEOUT_SECONDS = 5.0
+JWK_ALGORITHMS = {"RSA": "RS256", "EC": "ES256"}
+
+
+@lru_cache(maxsize=4)
+def jwks_client(url: str, lifespan: float) -> jwt.PyJWKClient:
+    """One PyJWKClient per JWKS URL: its JWK Set cache lives as long as the process."""
+    return jwt.PyJWKClient(
+        url,
+        cache_jwk_set=True,
+        lifespan=lifespan,
+        timeout=JWKS_FETCH_TIMEOUT_SECONDS,
+        cooldown_duration=min(JWKS_REFRESH_COOLDOWN_SECONDS, lifespan),
+        headers={"User-Agent": "dotmac-billing"},
+    )
+
+
+def _token_kid(token: str) -> str | None:
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.DecodeError as exc:
+        raise _refused("The bearer token is neither a platform token (JWT) nor an API key (bk_...).") from exc
+    return kid if isinstance(kid, str) and kid else None
+
+
+def _jwks_key(token: str, kid: str) -> tuple[Any, tuple[str, ...]]:
+    client = jwks_client(settings.PLATFORM_JWT_JWKS_URL, float(settings.PLATFORM_JWT_JWKS_CACHE_SECONDS))
+    try:
+        jwk = client.get_signing_key(kid)
+    except jwt.PyJWKClientConnectionError as exc:
+        raise TokenStoreUnavailable(f"cannot fetch the platform's JWK Set: {exc}") from exc
+    except jwt.PyJWKClientError as exc:
+        raise _refused(f"The token's key {kid!r} is not in the platform's JWK Set.") from exc
+    algorithm = JWK_ALGORITHMS.get(jwk.key_type or "")
+    if algorithm is None or (jwk.algorithm_name not in (None, algorithm)):
+        raise _refused(f"The platform's key {kid!r} is not an RS256 or ES256 signing key.")
+    return jwk.key, (algorithm,)
+
+
+def verification_key(token: str | None = None) -> tuple[Any, tuple[str, ...]]:
+    """The key `token` is checked with, and the only algorithms accepted with it.
+
+    A `kid` in the token's header with PLATFORM_JWT_JWKS_URL set picks the key from the
+    platform's JWK Set; otherwise the static PLATFORM_JWT_PUBLIC_KEY or PLATFORM_JWT_SECRET.
+    """
+    if token is not None and settings.PLATFORM_JWT_JWKS_URL:
+        kid = _token_kid(token)
+        if kid is not None:
+            return _jwks_key(token, kid)
+        if not (settings.PLATFORM_JWT_PUBLIC_KEY or settings.PLATFORM_JWT_SECRET):
+            raise _refused("The token's header must name its signing key ('kid', from the platform's JWK Set).")
     if settings.PLATFORM_JWT_PUBLIC_KEY:
         return _public_key_and_algorithms(settings.PLATFORM_JWT_PUBLIC_KEY)
     if settings.PLATFORM_JWT_SECRET:
         return settings.PLATFORM_JWT_SECRET, ("HS256",)
-    raise ImproperlyConfigured("set PLATFORM_JWT_SECRET or PLATFORM_JWT_PUBLIC_KEY to accept platform tokens")
+    raise ImproperlyConfigured(
+        "set PLATFORM_JWT_SECRET, PLATFORM_JWT_PUBLIC_KEY or PLATFORM_JWT_JWKS_URL to accept platform tokens"
+    )
 
 
 def _refused(detail: str) -> CredentialError:
@@ -95,7 +153,7 @@ def _claim_text(claims: dict[str, Any], name: str) -> str:
 
 def verify_platform_token(token: str) -> PlatformClaims:
     """Decode and check a platform token; raise CredentialError (401) saying what is wrong."""
-    key, algorithms = verification_key()
+    key, algorithms = verification_key(token)
     try:
         claims = jwt.decode(
             token,

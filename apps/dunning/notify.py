@@ -1,0 +1,127 @@
+"""Every notice dunning sends goes through here (customers through apps.notifications).
+
+Each function takes (case, step, invoice, ...) and answers a `Notice`: the outcome to
+record on the action and the ids of the notifications made. Calls run inside the caller's
+transaction, as the notifications contract requires; the sending happens after commit.
+The idempotency key is derived from (case, step), so a repeated call never sends twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mass_mail
+from django.db import transaction
+from django.db.models import Q
+
+from apps.core.money import money_str
+from apps.dunning.models import DunningCase, DunningStep, Outcome
+from apps.notifications.services import send_notification
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Notice:
+    outcome: str
+    detail: str = ""
+    notification_ids: list[str] = field(default_factory=list)
+
+
+def _context(case: DunningCase, invoice: Any, step: DunningStep | None) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "case": str(case.pk),
+        "amount_due": money_str(case.amount_due, case.currency),
+        "currency": case.currency,
+        "anchor_date": case.anchor_date.isoformat(),
+    }
+    if step is not None:
+        context.update(step=str(step.pk), action=step.action, offset_days=step.offset_days)
+    if invoice is not None:
+        context.update(
+            invoice=str(invoice.pk),
+            invoice_number=invoice.number,
+            due_date=invoice.due_date.isoformat() if invoice.due_date else None,
+        )
+    return context
+
+
+def _send(
+    case: DunningCase,
+    step: DunningStep | None,
+    invoice: Any,
+    *,
+    kind: str,
+    key: str,
+    channels: Sequence[str] | None = None,
+    priority: str = "normal",
+) -> Notice:
+    notifications = send_notification(
+        account=case.account,
+        kind=kind,
+        context=_context(case, invoice, step),
+        idempotency_key=key,
+        channels=channels,
+        priority=priority,
+        invoice=invoice,
+    )
+    ids = [str(n.pk) for n in notifications]
+    if not ids:
+        return Notice(Outcome.SKIPPED, "the account has no channel for this notice")
+    return Notice(Outcome.SUCCEEDED, "", ids)
+
+
+def _step_key(case: DunningCase, step: DunningStep) -> str:
+    return f"dunning:{case.pk}:{step.pk}"
+
+
+def reminder(case: DunningCase, step: DunningStep, invoice: Any, *, channel: str) -> Notice:
+    """An email, SMS, push or webhook-only reminder of the overdue (or soon due) amount."""
+    return _send(case, step, invoice, kind="dunning_reminder", key=_step_key(case, step), channels=[channel])
+
+
+def final_notice(case: DunningCase, step: DunningStep, invoice: Any) -> Notice:
+    """The last notice before suspension or write-off, on the account's preferred channels."""
+    return _send(case, step, invoice, kind="dunning_final_notice", key=_step_key(case, step), priority="high")
+
+
+def account_suspended(case: DunningCase, step: DunningStep, invoice: Any) -> Notice:
+    return _send(case, step, invoice, kind="account_suspended", key=_step_key(case, step), priority="high")
+
+
+def account_reactivated(case: DunningCase, step: DunningStep | None, invoice: Any) -> Notice:
+    """Service is back: sent once per case that suspended the account."""
+    return _send(case, step, invoice, kind="account_reactivated", key=f"dunning:{case.pk}:reactivated")
+
+
+def escalation(case: DunningCase, step: DunningStep, invoice: Any) -> Notice:
+    """Tell the tenant's finance staff (e-mail after commit); the platform also gets dunning.escalated."""
+    user_model = get_user_model()
+    staff = user_model.objects.filter(is_active=True, is_staff=True).filter(
+        Q(is_superuser=True) | Q(groups__name="Finance Manager")
+    )
+    recipients = sorted({u.email for u in staff if u.email})
+    if not recipients:
+        return Notice(Outcome.SKIPPED, "no finance staff with an e-mail address")
+    account = case.account
+    subject = f"Dunning escalation: {account.number} {account.name}"
+    body = (
+        f"Account {account.number} ({account.name}) owes {money_str(case.amount_due, case.currency)} "
+        f"{case.currency}, overdue since {case.anchor_date.isoformat()}.\n"
+        f"Step: {step}. {step.note}\n"
+    )
+    message = (subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    transaction.on_commit(lambda: _mail_quietly(message))
+    return Notice(Outcome.SUCCEEDED, f"finance staff notified ({len(recipients)})")
+
+
+def _mail_quietly(message: tuple[str, str, str, list[str]]) -> None:
+    try:
+        send_mass_mail([message], fail_silently=False)
+    except Exception:  # the escalation is recorded; a mail outage must not fail the run
+        logger.exception("dunning escalation e-mail failed")
