@@ -258,6 +258,7 @@ def record_successes(succeeded: Sequence[tuple[Delivery, Outcome]], *, failing: 
             " next_attempt_at = NULL FROM sent WHERE d.id = sent.id",
             [ids, codes, latencies, snippets, now, DeliveryStatus.DELIVERED.value, now],
         )
+    _count_after_commit("delivered", [d.event.created_at for d, _o in succeeded])
     failing = failing or set()
     recovered = {
         d.endpoint_id for d, _o in succeeded if d.endpoint.failing_since is not None or d.endpoint_id in failing
