@@ -33,7 +33,7 @@ from apps.accounts.models import Account
 from apps.events.models import Event
 from apps.events.registry import subscribe
 from apps.invoices.models import CreditNote, Invoice
-from apps.notifications.models import Kind, Priority
+from apps.notifications.models import Kind, Notification, Priority
 from apps.notifications.preferences import account_zone
 from apps.notifications.services import send_invoice_notification, send_notification
 from apps.payments.models import Payment
@@ -56,6 +56,11 @@ def _guarded(handler: Callable[[Event], None]) -> Callable[[Event], None]:
 
 def _key(event: Event) -> str:
     return f"event:{event.id}"
+
+
+def notifications_for_event(event: Event) -> list[Notification]:
+    """The notifications an event's handler made (none when the event is not notified)."""
+    return list(Notification.objects.filter(idempotency_key=_key(event)).order_by("channel"))
 
 
 def on_invoice_sent(event: Event) -> None:
