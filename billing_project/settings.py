@@ -367,6 +367,7 @@ WEBHOOK_SWEEP_SECONDS = env.float("WEBHOOK_SWEEP_SECONDS", default=15.0)
 WEBHOOK_SWEEP_GRACE_SECONDS = env.float("WEBHOOK_SWEEP_GRACE_SECONDS", default=10.0)
 WEBHOOK_MAX_BATCH_SIZE = 100
 WEBHOOK_MAX_REPLAY = 10_000
+WEBHOOK_DELIVERIES_PER_TASK = env.int("WEBHOOK_DELIVERIES_PER_TASK", default=20)
 CELERY_BEAT_SCHEDULE["events.sweep"] = {"task": "apps.events.tasks.sweep", "schedule": WEBHOOK_SWEEP_SECONDS}
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"].append("apps.events.schema.add_webhooks")  # type: ignore[attr-defined]
 # --- Notifications (apps.notifications) ---------------------------------------------------

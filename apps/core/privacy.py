@@ -146,6 +146,10 @@ class MaskingFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, dict):
+            # structlog's event dict on its way to ProcessorFormatter, which needs it to stay a
+            # dict; the formatter's chain masks it (billing_project.observability's processor).
+            return True
         message = record.getMessage()
         masked = mask_text(message)
         if masked != message:

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -163,17 +163,107 @@ def lease_seconds() -> float:
     return float(settings.WEBHOOK_CONNECT_TIMEOUT + 2 * settings.WEBHOOK_READ_TIMEOUT + 5)
 
 
+def _claim_many(ids: Sequence[str], now: datetime) -> list[Delivery]:
+    """Lease every given delivery that is due, pending, unleased and whose endpoint is enabled.
+
+    One UPDATE ... RETURNING, then one SELECT of the claimed rows with their event and endpoint.
+    The lease covers sending them one after the other.
+    """
+    until = now + timedelta(seconds=lease_seconds() * len(ids))
+    delivery, endpoint = Delivery._meta.db_table, WebhookEndpoint._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {delivery} AS d SET lease_until = %s FROM {endpoint} AS e"  # noqa: S608 - table names
+            " WHERE d.endpoint_id = e.id AND e.enabled AND d.id = ANY(%s::uuid[])"
+            " AND d.status = %s AND d.next_attempt_at <= %s AND (d.lease_until IS NULL OR d.lease_until < %s)"
+            " RETURNING d.id",
+            [until, [str(i) for i in ids], DeliveryStatus.PENDING.value, now, now],
+        )
+        claimed = [row[0] for row in cursor.fetchall()]
+    if not claimed:
+        return []
+    return list(Delivery.objects.filter(id__in=claimed).select_related("event", "endpoint").order_by("event__sequence"))
+
+
 def deliver(delivery_id: str | uuid.UUID) -> str:
     """Try one (unbatched) delivery now if it is due and nobody else holds it; returns what happened."""
-    if not _claim(Q(id=delivery_id), lease_seconds()):
-        return "skipped"
-    delivery = Delivery.objects.select_related("event", "endpoint").get(id=delivery_id)
-    url, secrets = endpoint_target(delivery.endpoint)
-    body = json.dumps(event_envelope(delivery.event, current_schema()), separators=(",", ":")).encode()
-    guard = delivery.endpoint.kind != EndpointKind.PLATFORM
-    outcome = post_signed(url, secrets, delivery.message_id, body, guard=guard)
-    record(endpoint=delivery.endpoint, deliveries=[delivery], outcome=outcome)
-    return "delivered" if outcome.ok else "failed"
+    return deliver_many([str(delivery_id)]).get(str(delivery_id), "skipped")
+
+
+def deliver_many(delivery_ids: Sequence[str]) -> dict[str, str]:
+    """Send several (unbatched) deliveries, each in its own signed POST, claiming and recording them together.
+
+    Returns {delivery id: "delivered" | "failed"} for the ones claimed; the others were not due
+    or were held by another worker ("skipped"). Successes are recorded in one statement; a
+    failure goes through `record` (retry schedule, 410, disabling).
+    """
+    now = timezone.now()
+    deliveries = _claim_many(delivery_ids, now)
+    schema = current_schema()
+    checked: dict[str, Outcome | None] = {}
+    results: dict[str, str] = {}
+    succeeded: list[tuple[Delivery, Outcome]] = []
+    failing: set[uuid.UUID] = set()
+    gone: set[uuid.UUID] = set()  # answered 410 (now disabled): send them nothing more
+    for item in deliveries:
+        endpoint = item.endpoint
+        if endpoint.id in gone:
+            Delivery.objects.filter(id=item.id).update(lease_until=None)
+            continue
+        url, secrets = endpoint_target(endpoint)
+        body = json.dumps(event_envelope(item.event, schema), separators=(",", ":")).encode()
+        guard = endpoint.kind != EndpointKind.PLATFORM
+        if guard and url not in checked:  # the SSRF check (DNS) once per URL per task
+            checked[url] = _refusal(url)
+        refused = checked.get(url) if guard else None
+        outcome = refused or post_signed(url, secrets, item.message_id, body, guard=False)
+        if outcome.ok:
+            succeeded.append((item, outcome))
+        else:
+            record(endpoint=endpoint, deliveries=[item], outcome=outcome)
+            failing.add(endpoint.id)
+            if outcome.status_code == 410:
+                gone.add(endpoint.id)
+        results[str(item.id)] = "delivered" if outcome.ok else "failed"
+    if succeeded:
+        record_successes(succeeded, failing=failing)
+    return results
+
+
+def _refusal(url: str) -> Outcome | None:
+    try:
+        check_url(url)
+    except UnsafeTarget as exc:
+        return Outcome(None, 0, error=f"refused: {exc}"[:500])
+    return None
+
+
+def record_successes(succeeded: Sequence[tuple[Delivery, Outcome]], *, failing: set[uuid.UUID] | None = None) -> None:
+    """Mark deliveries delivered and log their attempts in one statement (atomic on its own)."""
+    now = timezone.now()
+    delivery, attempt = Delivery._meta.db_table, DeliveryAttempt._meta.db_table
+    ids = [str(d.id) for d, _o in succeeded]
+    codes = [o.status_code for _d, o in succeeded]
+    latencies = [o.latency_ms for _d, o in succeeded]
+    snippets = [o.snippet for _d, o in succeeded]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH sent AS (SELECT * FROM unnest(%s::uuid[], %s::int[], %s::int[], %s::text[])"  # noqa: S608
+            " AS s(id, code, latency, snippet)),"
+            f" logged AS (INSERT INTO {attempt}"
+            " (delivery_id, attempted_at, status_code, latency_ms, response_snippet, error)"
+            " SELECT id, %s, code, latency, snippet, '' FROM sent)"
+            f" UPDATE {delivery} AS d SET attempt_count = d.attempt_count + 1, lease_until = NULL,"
+            " last_status_code = sent.code, last_error = '', status = %s, delivered_at = %s,"
+            " next_attempt_at = NULL FROM sent WHERE d.id = sent.id",
+            [ids, codes, latencies, snippets, now, DeliveryStatus.DELIVERED.value, now],
+        )
+    failing = failing or set()
+    recovered = {
+        d.endpoint_id for d, _o in succeeded if d.endpoint.failing_since is not None or d.endpoint_id in failing
+    }
+    if recovered:
+        WebhookEndpoint.objects.filter(id__in=recovered).update(failing_since=None)
 
 
 def flush_batch(endpoint_id: str | uuid.UUID, *, force: bool = False) -> str:

@@ -16,6 +16,8 @@ from typing import Any, ClassVar, Protocol
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -44,20 +46,12 @@ class WebhookPublisher:
     def published(self, event: Event) -> None:
         if event.type == "webhook_endpoint.ping":
             return
-        endpoints = list(WebhookEndpoint.objects.all())
-        if settings.PLATFORM_WEBHOOK_URL and not any(e.kind == EndpointKind.PLATFORM for e in endpoints):
-            endpoints.append(
-                WebhookEndpoint.objects.create(
-                    kind=EndpointKind.PLATFORM,
-                    url=settings.PLATFORM_WEBHOOK_URL,
-                    description="Platform (all events)",
-                    event_types=["*"],
-                    secret=new_secret(),
-                )
-            )
+        pending = pending_enqueue(current_schema())
+        if pending.endpoints is None:
+            pending.endpoints = _load_endpoints()
         targets = [
             e
-            for e in endpoints
+            for e in pending.endpoints
             if e.enabled
             and endpoint_wants(e, event.type)
             and (e.kind != EndpointKind.PLATFORM or settings.PLATFORM_WEBHOOK_URL)
@@ -68,22 +62,77 @@ class WebhookPublisher:
         deliveries = Delivery.objects.bulk_create(
             Delivery(event=event, endpoint=e, next_attempt_at=now) for e in targets
         )
-        single = [str(d.id) for d, e in zip(deliveries, targets, strict=True) if not e.batched]
-        batched = [e for e in targets if e.batched]
-        schema = current_schema()
-        transaction.on_commit(lambda: enqueue(schema, single, batched))
+        pending.single.extend(str(d.id) for d, e in zip(deliveries, targets, strict=True) if not e.batched)
+        pending.batched.update({e.id: e for e in targets if e.batched})
+
+
+def _load_endpoints() -> list[WebhookEndpoint]:
+    endpoints = list(WebhookEndpoint.objects.all())
+    if settings.PLATFORM_WEBHOOK_URL and not any(e.kind == EndpointKind.PLATFORM for e in endpoints):
+        endpoints.append(
+            WebhookEndpoint.objects.create(
+                kind=EndpointKind.PLATFORM,
+                url=settings.PLATFORM_WEBHOOK_URL,
+                description="Platform (all events)",
+                event_types=["*"],
+                secret=new_secret(),
+            )
+        )
+    return endpoints
+
+
+class PendingEnqueue:
+    """The deliveries of one transaction (one schema), enqueued together by one on_commit callback.
+
+    It also keeps the tenant's endpoints, read at the transaction's first event (one query per
+    transaction, not per event); saving or deleting an endpoint forgets them (signals below).
+    """
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        self.endpoints: list[WebhookEndpoint] | None = None
+        self.single: list[str] = []
+        self.batched: dict[Any, WebhookEndpoint] = {}
+
+    def __call__(self) -> None:
+        enqueue(self.schema, self.single, list(self.batched.values()))
+
+
+def pending_enqueue(schema: str) -> PendingEnqueue:
+    """This transaction's PendingEnqueue, registered with on_commit on first use.
+
+    Looked up in the connection's live on_commit list: one registered in a savepoint that was
+    rolled back is gone from it, so a fresh one is registered.
+    """
+    connection = transaction.get_connection()
+    for _savepoints, callback, _robust in reversed(connection.run_on_commit):
+        if isinstance(callback, PendingEnqueue) and callback.schema == schema:
+            return callback
+    pending = PendingEnqueue(schema)
+    transaction.on_commit(pending)
+    return pending
+
+
+@receiver(post_save, sender=WebhookEndpoint)
+@receiver(post_delete, sender=WebhookEndpoint)
+def _forget_endpoints(**_kwargs: Any) -> None:
+    for _savepoints, callback, _robust in transaction.get_connection().run_on_commit:
+        if isinstance(callback, PendingEnqueue):
+            callback.endpoints = None
 
 
 def enqueue(schema: str, delivery_ids: list[str], batched: list[WebhookEndpoint]) -> None:
-    """After commit: one deliver task per delivery, a flush per batched endpoint (sweeper backs both up)."""
+    """After commit: the deliveries in as few messages as possible, a flush per batched endpoint.
+
+    The sweeper backs both up (a lost message only delays a delivery).
+    """
     from django_tenants.utils import schema_context
 
     from apps.events import tasks
 
     try:
         with schema_context(schema):
-            for delivery_id in delivery_ids:
-                tasks.deliver_webhook.apply_async(args=[delivery_id])
+            tasks.enqueue_deliveries(delivery_ids)
             for endpoint in batched:
                 tasks.flush_webhook_batch.apply_async(args=[str(endpoint.id)])
                 tasks.schedule_batch_window(endpoint)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -41,6 +42,31 @@ def _next_sequence() -> int:
     return int(row[0])
 
 
+def _insert_event(event: Event) -> Event:
+    """Take the next sequence number and insert the event in one statement (one round trip).
+
+    Same row lock as `_next_sequence` (held until commit); falls back to it when the counter
+    row does not exist yet.
+    """
+    sequence, table = EventSequence._meta.db_table, Event._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH next AS (UPDATE {sequence} SET value = value + 1 WHERE id = 1 RETURNING value)"  # noqa: S608
+            f" INSERT INTO {table} (id, type, subject, sequence, created_at, api_version, data)"
+            " SELECT %s, %s, %s, next.value, %s, %s, %s::jsonb FROM next RETURNING sequence",
+            [event.id, event.type, event.subject, event.created_at, event.api_version, json.dumps(event.data)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        event.sequence = _next_sequence()
+        event.save(force_insert=True)
+        return event
+    event.sequence = int(row[0])
+    event._state.adding = False
+    event._state.db = connection.alias
+    return event
+
+
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     """Decimals as strings, UUIDs and dates as ISO text: what webhook consumers receive."""
     return dict(json.loads(json.dumps(data, cls=DjangoJSONEncoder)))
@@ -63,13 +89,15 @@ def publish(event_type: str, subject: str, data: dict[str, Any]) -> Event:
             validate_data(event_type, payload)
     except (UnknownEventType, InvalidEventData) as exc:
         raise EventError(str(exc)) from exc
-    event = Event.objects.create(
-        type=event_type,
-        subject=str(subject),
-        sequence=_next_sequence(),
-        created_at=timezone.now(),
-        api_version=API_VERSION,
-        data=payload,
+    event = _insert_event(
+        Event(
+            id=uuid.uuid4(),
+            type=event_type,
+            subject=str(subject),
+            created_at=timezone.now(),
+            api_version=API_VERSION,
+            data=payload,
+        )
     )
     for handler in handlers_for(event_type):
         handler(event)

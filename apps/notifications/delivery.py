@@ -103,11 +103,16 @@ def notification_deliver(*, notification_id: str) -> DeliveryOutcome:
         notification.sent_at = timezone.now()
         notification.last_error = ""
         _keep_rendered(notification, rendered)
-        notification.save()
+        notification.save(update_fields=[*RESULT_FIELDS, "provider_message_id", "sent_at"])
         publish(
             "notification.sent", str(notification.id), {**notification_event_data(notification), **result.event_data}
         )
     return DeliveryOutcome(status=Status.SENT)
+
+
+# What recording an outcome writes: never the whole row (its context, recipient, ...), which a
+# full save would rewrite from the copy read when the message was claimed.
+RESULT_FIELDS = ("status", "last_error", "subject", "body", "updated_at")
 
 
 def _keep_rendered(notification: Notification, rendered: RenderedMessage) -> None:
@@ -127,7 +132,7 @@ def _record_transient(notification: Notification, rendered: RenderedMessage, err
         notification.send_after = now + dt.timedelta(seconds=delay)
         notification.enqueued_at = notification.send_after
         _keep_rendered(notification, rendered)
-        notification.save()
+        notification.save(update_fields=[*RESULT_FIELDS, "send_after", "enqueued_at"])
     return DeliveryOutcome(status=Status.QUEUED, retry_in=delay)
 
 
@@ -136,7 +141,7 @@ def _record_failed(notification: Notification, rendered: RenderedMessage, error:
         notification.status = Status.FAILED
         notification.last_error = error
         _keep_rendered(notification, rendered)
-        notification.save()
+        notification.save(update_fields=RESULT_FIELDS)
         publish("notification.failed", str(notification.id), notification_event_data(notification, error))
 
 
@@ -182,7 +187,7 @@ def notification_record_provider_status(
                 str(notification.id),
                 notification_event_data(notification, notification.last_error),
             )
-        notification.save()
+        notification.save(update_fields=["status", "delivered_at", "last_error", "updated_at"])
     return notification
 
 

@@ -33,7 +33,7 @@ from apps.accounts.models import Account
 from apps.events.models import Event
 from apps.events.registry import subscribe
 from apps.invoices.models import CreditNote, Invoice
-from apps.notifications.models import Kind, Notification, Priority
+from apps.notifications.models import Kind, Notification, NotificationPreference, Priority
 from apps.notifications.preferences import account_zone
 from apps.notifications.services import send_invoice_notification, send_notification
 from apps.payments.models import Payment
@@ -141,6 +141,20 @@ SUBSCRIPTIONS: dict[str, Callable[[Event], None]] = {
 GUARDED = {event_type: _guarded(handler) for event_type, handler in SUBSCRIPTIONS.items()}
 
 
+def on_account_anonymised(event: Event) -> None:
+    """Erase what the notification log holds on the person (apps.privacy's erasure).
+
+    Not guarded: if the log cannot be scrubbed, the anonymisation must roll back with it. The
+    log keeps that a notice of a kind went by a channel, not to whom or what it said.
+    """
+    account_id = event.data["account"]
+    Notification.objects.filter(account_id=account_id).update(
+        recipient="", subject="", body="", context={}, last_error=""
+    )
+    NotificationPreference.objects.filter(account_id=account_id).update(push_subscriber="")
+
+
 def subscribe_all() -> None:
     for event_type, handler in GUARDED.items():
         subscribe(event_type)(handler)
+    subscribe("account.anonymised")(on_account_anonymised)

@@ -1,6 +1,10 @@
 """Thin Celery tasks over apps.notifications.delivery (tenant-bound: they run in the
 enqueuing tenant's schema). High priority goes to the `notifications-high` queue, which
-workers serve first (CELERY_TASK_ROUTES)."""
+workers serve first (CELERY_TASK_ROUTES).
+
+The sending tasks keep no result in the result backend: the Notification row is the record
+of what happened, and nothing reads a task result (one Redis write per message saved).
+"""
 
 from __future__ import annotations
 
@@ -21,12 +25,14 @@ def _deliver(task: Task, notification_id: str) -> str:
     return outcome.status
 
 
-@shared_task(base=TenantBoundTask, bind=True, name="apps.notifications.tasks.send_notification")
+@shared_task(base=TenantBoundTask, bind=True, name="apps.notifications.tasks.send_notification", ignore_result=True)
 def send_notification(self: Task, notification_id: str) -> str:
     return _deliver(self, notification_id)
 
 
-@shared_task(base=TenantBoundTask, bind=True, name="apps.notifications.tasks.send_high_priority_notification")
+@shared_task(
+    base=TenantBoundTask, bind=True, name="apps.notifications.tasks.send_high_priority_notification", ignore_result=True
+)
 def send_high_priority_notification(self: Task, notification_id: str) -> str:
     return _deliver(self, notification_id)
 

@@ -41,6 +41,7 @@ class FakeProvider:
     requests: list[Recorded] = field(default_factory=list)
     url: str = ""
     count: int = 0
+    accepted: int = 0
     keep_requests: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -113,11 +114,33 @@ class FakePushRelay(FakeProvider):
         return 202, {}, json.dumps({"id": f"push_{next(_ids)}"}).encode()
 
 
+STATS_PATH = "/_fake/stats"
+
+
 @contextmanager
-def serve(provider: FakeProvider, port: int = 0) -> Iterator[FakeProvider]:
-    """Run `provider` on 127.0.0.1 (a free port unless given) for the duration of the block."""
+def serve(provider: FakeProvider, port: int = 0, keep_alive: bool = False) -> Iterator[FakeProvider]:
+    """Run `provider` on 127.0.0.1 (a free port unless given) for the duration of the block.
+
+    `keep_alive` answers in HTTP/1.1 and keeps connections open, as the real providers do
+    (the benchmark uses it); `GET /_fake/stats` reports the requests received and accepted
+    (answered 2xx), for a process that runs the fake in another process.
+    """
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+        def do_GET(self) -> None:
+            if self.path != STATS_PATH:
+                self.send_error(404)
+                return
+            with provider.lock:
+                body = json.dumps({"requests": provider.count, "accepted": provider.accepted}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             request = Recorded(
@@ -128,6 +151,9 @@ def serve(provider: FakeProvider, port: int = 0) -> Iterator[FakeProvider]:
                     provider.requests.append(request)
                 provider.count += 1
             status, headers, body = provider.answer(request)
+            if 200 <= status < 300:
+                with provider.lock:
+                    provider.accepted += 1
             self.send_response(status)
             self.send_header("Content-Type", headers.get("Content-Type", "application/json"))
             self.send_header("Content-Length", str(len(body)))
@@ -137,8 +163,11 @@ def serve(provider: FakeProvider, port: int = 0) -> Iterator[FakeProvider]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 128
+
+    server = Server(("127.0.0.1", port), Handler)
     provider.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -157,7 +186,7 @@ def main() -> None:
 
     kind, port = sys.argv[1], int(sys.argv[2])
     provider = {"postmark": FakePostmark, "twilio": FakeTwilio, "push": FakePushRelay}[kind]()
-    with serve(provider, port=port) as running:
+    with serve(provider, port=port, keep_alive=True) as running:
         print(f"serving {kind} at {running.url}", flush=True)
         threading.Event().wait()
 

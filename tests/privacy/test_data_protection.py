@@ -100,6 +100,12 @@ def test_anonymising_erases_the_person_and_keeps_the_books(admin: JsonClient, cl
         assert payment.metadata == {"payer_email": "a***@example.com"}
         assert (payment.amount, payment.reference) == (Decimal(25000), "TRF-778")
         assert list(PaymentMethodOnFile.objects.filter(account=account).values_list("last4", "brand")) == [("", "")]
+        # The notification log (the payment's receipt went to Ada) keeps the notice, not the person.
+        from apps.notifications.models import Notification
+
+        notices = Notification.objects.filter(account=account)
+        assert notices.exists()
+        assert set(notices.values_list("recipient", "subject", "body")) == {("", "", "")}
         event = Event.objects.get(type="account.anonymised", subject=str(account.pk))
         assert set(event.data) == {"account", "number", "anonymised_at"}
         record = DataProtectionRecord.objects.get(account=account, kind="anonymise")

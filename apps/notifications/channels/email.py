@@ -1,13 +1,27 @@
 """Email through Django's mail API, so any backend works: an anymail ESP (Postmark, Mailgun,
-... chosen by EMAIL_BACKEND / ANYMAIL_*), SMTP (EMAIL_URL=smtp://...) or the console (dev)."""
+... chosen by EMAIL_BACKEND / ANYMAIL_*), SMTP (EMAIL_URL=smtp://...) or the console (dev).
+
+An anymail HTTP backend is kept open per process and thread, so a worker sending many
+messages reuses its HTTP session (one TLS handshake, keep-alive) instead of opening a new one
+per message; requests checks a pooled connection before reusing it. Other backends (SMTP,
+whose server may drop an idle session; console; locmem) get a new connection per message.
+"""
 
 from __future__ import annotations
 
+import os
 import smtplib
+import threading
+from typing import Any
 
+from anymail.backends.base_requests import AnymailRequestsBackend
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from anymail.message import AnymailMessage
 from django.conf import settings
+from django.core.mail import get_connection
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
 
 from apps.core.metrics import observe_http_call
 from apps.notifications.channels.base import (
@@ -19,6 +33,40 @@ from apps.notifications.channels.base import (
 
 REFUSED_STATUSES = {"rejected", "invalid", "failed"}
 
+_local = threading.local()
+
+
+def reusable_connection() -> Any | None:
+    """This process's and thread's open anymail HTTP backend, or None (a backend per message).
+
+    Keyed by PID (a forked child, as in Celery's prefork pool, never shares its parent's
+    sockets) and by the settings the backend read when it was made.
+    """
+    if not issubclass(import_string(settings.EMAIL_BACKEND), AnymailRequestsBackend):
+        return None
+    key = (os.getpid(), settings.EMAIL_BACKEND, repr(getattr(settings, "ANYMAIL", None)))
+    held = getattr(_local, "held", None)
+    if held is None or held[0] != key:
+        close_reusable_connection()
+        connection = get_connection()
+        connection.open()
+        held = _local.held = (key, connection)
+    return held[1]
+
+
+def close_reusable_connection() -> None:
+    held = getattr(_local, "held", None)
+    _local.held = None
+    if held is not None and held[0][0] == os.getpid():
+        held[1].close()
+
+
+@receiver(setting_changed, dispatch_uid="notifications.email_connection_settings")
+def _settings_changed(*, setting: str, **_: Any) -> None:
+    # The backend read its settings when it was made (tests change them).
+    if setting.startswith(("EMAIL_", "ANYMAIL")):
+        close_reusable_connection()
+
 
 class EmailChannel:
     name = "email"
@@ -29,6 +77,7 @@ class EmailChannel:
             body=message.rendered.text,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[message.recipient],
+            connection=reusable_connection(),
         )
         email.attach_alternative(message.rendered.html, "text/html")
         for attachment in message.attachments:
