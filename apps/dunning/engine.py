@@ -337,13 +337,13 @@ def _perform(
     if action == Action.ESCALATE:
         return notify.escalation(case, step, invoice)
     if action == Action.SUSPEND_ACCOUNT:
-        return _suspend(chunk, case, step, invoice)
+        return _suspend(chunk, case)
     if action == Action.WRITE_OFF:
         return _write_off(chunk, case, invoices)
     raise ValueError(f"unknown dunning action {action!r}")
 
 
-def _suspend(chunk: _Chunk, case: DunningCase, step: DunningStep, invoice: Invoice | None) -> notify.Notice:
+def _suspend(chunk: _Chunk, case: DunningCase) -> notify.Notice:
     account = case.account
     if account.status != AccountStatus.ACTIVE:
         return notify.Notice(Outcome.SKIPPED, f"the account is already {account.status}")
@@ -352,8 +352,8 @@ def _suspend(chunk: _Chunk, case: DunningCase, step: DunningStep, invoice: Invoi
     case.status = CaseStatus.SUSPENDED
     case.suspended_account = True
     chunk.changed[case.pk] = case
-    notice = notify.account_suspended(case, step, invoice)
-    return notify.Notice(Outcome.SUCCEEDED, f"account suspended; notice {notice.outcome}", notice.notification_ids)
+    notice = notify.account_suspended(case)  # sends nothing: the account.suspended event did
+    return notify.Notice(Outcome.SUCCEEDED, f"account suspended; {notice.detail}", notice.notification_ids)
 
 
 def _write_off(chunk: _Chunk, case: DunningCase, invoices: list[Invoice]) -> notify.Notice:

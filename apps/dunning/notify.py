@@ -4,6 +4,11 @@ Each function takes (case, step, invoice, ...) and answers a `Notice`: the outco
 record on the action and the ids of the notifications made. Calls run inside the caller's
 transaction, as the notifications contract requires; the sending happens after commit.
 The idempotency key is derived from (case, step), so a repeated call never sends twice.
+
+Suspension and reactivation are told to the customer by apps.notifications itself: it
+subscribes to `account.suspended` / `account.reactivated` and sends `account_suspended` /
+`account_reactivated` keyed by the event. Dunning does not send those kinds (the customer
+would get two); `account_suspended` here only names the notice the event produced.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from django.db.models import Q
 
 from apps.core.money import money_str
 from apps.dunning.models import DunningCase, DunningStep, Outcome
+from apps.events.models import Event
+from apps.notifications.handlers import notifications_for_event
+from apps.notifications.models import Status
 from apps.notifications.services import send_notification
 
 logger = logging.getLogger(__name__)
@@ -73,6 +81,10 @@ def _send(
     ids = [str(n.pk) for n in notifications]
     if not ids:
         return Notice(Outcome.SKIPPED, "the account has no channel for this notice")
+    if all(n.status == Status.FAILED and n.attempts == 0 for n in notifications):
+        # Recorded failed at creation: the account lacks the address (or the relay is off).
+        problems = sorted({n.last_error for n in notifications if n.last_error})
+        return Notice(Outcome.SKIPPED, "; ".join(problems) or "no channel could be used", ids)
     return Notice(Outcome.SUCCEEDED, "", ids)
 
 
@@ -90,13 +102,18 @@ def final_notice(case: DunningCase, step: DunningStep, invoice: Any) -> Notice:
     return _send(case, step, invoice, kind="dunning_final_notice", key=_step_key(case, step), priority="high")
 
 
-def account_suspended(case: DunningCase, step: DunningStep, invoice: Any) -> Notice:
-    return _send(case, step, invoice, kind="account_suspended", key=_step_key(case, step), priority="high")
+def account_suspended(case: DunningCase) -> Notice:
+    """Sends nothing: the `account.suspended` event just published made the customer's notice.
+
+    Call it right after `account_suspend`; it answers the ids of that notice's notifications.
+    """
+    return _event_notice(case, "account.suspended")
 
 
-def account_reactivated(case: DunningCase, step: DunningStep | None, invoice: Any) -> Notice:
-    """Service is back: sent once per case that suspended the account."""
-    return _send(case, step, invoice, kind="account_reactivated", key=f"dunning:{case.pk}:reactivated")
+def _event_notice(case: DunningCase, event_type: str) -> Notice:
+    event = Event.objects.filter(type=event_type, subject=str(case.account_id)).order_by("-sequence").first()
+    ids = [str(n.pk) for n in notifications_for_event(event)] if event is not None else []
+    return Notice(Outcome.SUCCEEDED, f"the customer is told by the {event_type} notice", ids)
 
 
 def escalation(case: DunningCase, step: DunningStep, invoice: Any) -> Notice:

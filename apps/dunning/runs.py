@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.core import metrics
 from apps.core.tenancy import tenant_today
 from apps.dunning.charging import dunning_charge_settle, pending_charges_for
 from apps.dunning.engine import ChunkResult, chunk_with_fallback
@@ -72,6 +73,7 @@ def run_start(*, as_of: dt.date | None = None, enqueue: bool = True, skip_if_don
         if not batches:
             run.finished_at = timezone.now()
             run.save(update_fields=["finished_at"])
+            transaction.on_commit(lambda: metrics.observe_dunning_run(succeeded=True))
         elif enqueue:
             chunk_ids = list(run.chunks.order_by("index").values_list("pk", flat=True))
             transaction.on_commit(lambda: _enqueue(chunk_ids))
@@ -117,6 +119,7 @@ def run_finish_if_complete(*, run_id: Any) -> bool:
             run.summary = run_summary(run).as_json()
             run.finished_at = timezone.now()
             run.save(update_fields=["summary", "finished_at"])
+            transaction.on_commit(lambda: metrics.observe_dunning_run(succeeded=True))
     return True
 
 

@@ -21,7 +21,6 @@ from apps.core.actors import Actor, actor_label, require_permission
 from apps.core.errors import InvalidTransition, ValidationFailed
 from apps.core.money import money_str
 from apps.core.tenancy import tenant_today
-from apps.dunning import notify
 from apps.dunning.models import OPEN_STATUSES, CaseStatus, DunningCase, DunningStep
 from apps.dunning.policies import window_end
 from apps.events.services import publish
@@ -116,8 +115,8 @@ def _reactivate_if_dunning_suspended(case: DunningCase, reason: str) -> None:
         return
     if account.status != AccountStatus.SUSPENDED or account.suspension_source != SuspensionSource.DUNNING:
         return  # staff suspended it since, or it was already given back: not dunning's to undo
+    # account.reactivated: apps.notifications tells the customer (one notice, keyed by the event).
     case.account = account_reactivate(account=account, reason=f"dunning resolved: {reason}")
-    notify.account_reactivated(case, None, None)
 
 
 def case_resolve_if_cleared(*, account_id: Any, reason: str) -> DunningCase | None:

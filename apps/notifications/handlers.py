@@ -58,6 +58,11 @@ def _key(event: Event) -> str:
     return f"event:{event.id}"
 
 
+def notifications_for_event(event: Event) -> list[Notification]:
+    """The notifications an event's handler made (none when the event is not notified)."""
+    return list(Notification.objects.filter(idempotency_key=_key(event)).order_by("channel"))
+
+
 def on_invoice_sent(event: Event) -> None:
     invoice = Invoice.objects.select_related("account").get(pk=event.data["invoice"])
     send_invoice_notification(account=invoice.account, invoice=invoice, idempotency_key=_key(event))

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from apps.accounts.models import Account
-from apps.dunning.engine import ChunkResult
-from apps.dunning.models import DunningAction, DunningPolicy, DunningStep
+from apps.dunning.engine import MISSED, ChunkResult
+from apps.dunning.models import DunningAction, DunningCase, DunningPolicy, DunningStep
 from apps.dunning.runs import chunk_process, run_start
 from apps.events.models import Event
 from apps.invoices.models import Invoice
+from apps.notifications.models import Notification
 from tests.accounts.factories import AccountFactory
 from tests.invoices.factories import open_invoice
 
@@ -46,3 +49,31 @@ def make_policy(name: str, *steps: tuple[int, str], catch_up: str = "latest") ->
     for offset, action in steps:
         DunningStep.objects.create(policy=policy, offset_days=offset, action=action)
     return policy
+
+
+REMINDERS = ("email_reminder", "sms_reminder", "push_reminder", "webhook_notice")
+
+
+def assert_one_notification_per_notice(actions: Iterable[DunningAction]) -> None:
+    """Each executed reminder made exactly one Notification, keyed dunning:{case}:{step} and
+    recorded on its action; the accounts concerned have no other dunning notification."""
+    actions = list(actions)
+    executed = [a for a in actions if a.action in REMINDERS and a.detail != MISSED]
+    expected = {f"dunning:{a.case_id}:{a.step_id}": a for a in executed}
+    cases = DunningCase.objects.filter(pk__in={a.case_id for a in actions})
+    account_ids = set(cases.values_list("account_id", flat=True))
+    stored = list(
+        Notification.objects.filter(account_id__in=account_ids, idempotency_key__startswith="dunning:").values_list(
+            "idempotency_key", "pk"
+        )
+    )
+    assert Counter(key for key, _ in stored) == Counter(dict.fromkeys(expected, 1))
+    for key, pk in stored:
+        assert expected[key].notification_ids == [str(pk)], key
+
+
+def notice_keys(account: Account, kind: str) -> list[str]:
+    """The idempotency keys of the account's notices of this kind (at most one row per channel each)."""
+    rows = list(Notification.objects.filter(account=account, kind=kind).values_list("idempotency_key", "channel"))
+    assert len(rows) == len(set(rows)), rows
+    return sorted({key for key, _ in rows})

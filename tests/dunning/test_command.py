@@ -40,7 +40,7 @@ def test_a_policy_day_by_day_for_1000_invoices_across_two_tenants(
         outputs[offset] = run("--tenant", tenants[0].schema_name, "--tenant", tenants[1].schema_name, "--as-of", day)
 
     assert "1000 accounts considered, 1000 cases started" in outputs[1]
-    assert "D+1 Email reminder  email_reminder  skipped  1000" in outputs[1]
+    assert "D+1 Email reminder  email_reminder  succeeded  1000" in outputs[1]
     assert "D+14 Suspend the account  suspend_account  succeeded  1000" in outputs[14]
     assert "D+60 Write off (invoice uncollectible)  write_off  succeeded  1000" in outputs[60]
     assert "25000000.0000" in outputs[1].replace(",", "")  # 1,000 x 25,000.00 NGN at stake

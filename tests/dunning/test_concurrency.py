@@ -14,9 +14,10 @@ from apps.dunning.engine import ChunkResult
 from apps.dunning.models import DunningAction, DunningCase, DunningRun, DunningRunChunk
 from apps.dunning.runs import run_progress, run_start
 from apps.events.models import Event
+from apps.notifications.models import Notification
 from apps.tenants.models import Tenant
 from bench.dunning import seed_overdue_accounts
-from tests.dunning.helpers import run_inline
+from tests.dunning.helpers import assert_one_notification_per_notice, run_inline
 from tests.payments.test_concurrency import race
 
 DUE = dt.date(2026, 3, 2)
@@ -32,6 +33,10 @@ def assert_exactly_once(account_ids: list[Any], *, steps_per_case: int = 1) -> N
         subjects = Counter(Event.objects.filter(type=event_type).values_list("subject", flat=True))
         assert len(subjects) == len(account_ids), event_type
         assert set(subjects.values()) == {1}, event_type
+    # No duplicate notice either: one Notification per (case, step), keyed dunning:{case}:{step}.
+    actions = DunningAction.objects.filter(case__account_id__in=account_ids)
+    assert_one_notification_per_notice(actions)
+    assert Notification.objects.filter(kind="dunning_reminder").count() == len(account_ids) * steps_per_case
 
 
 def test_two_overlapping_runs_take_each_step_once(committed_tenant: Tenant, settings: Any) -> None:

@@ -27,11 +27,11 @@ def test_a_pre_due_reminder_runs_before_the_due_date(in_tenant_a: Tenant) -> Non
     run_inline(DUE - dt.timedelta(days=4))
     assert actions_of(account) == []
     run_inline(DUE - dt.timedelta(days=3))
-    assert actions_of(account) == [("email_reminder", -3, "skipped")]
+    assert actions_of(account) == [("email_reminder", -3, "succeeded")]
     # Not overdue yet: no invoice.overdue until the day after the due date.
     assert events_of("invoice.overdue", invoice=str(invoice.pk)) == []
     run_inline(DUE + dt.timedelta(days=2))
-    assert actions_of(account) == [("email_reminder", -3, "skipped"), ("sms_reminder", 2, "skipped")]
+    assert actions_of(account) == [("email_reminder", -3, "succeeded"), ("sms_reminder", 2, "succeeded")]
     assert len(events_of("invoice.overdue", invoice=str(invoice.pk))) == 1
 
 
@@ -74,7 +74,7 @@ def test_the_tenant_timezone_defines_today(in_tenant_a: Tenant) -> None:
         with time_machine.travel(dt.datetime(2026, 3, 2, 10, 30, tzinfo=dt.UTC), tick=False):
             assert tenant_today() == DUE + dt.timedelta(days=1)
             run_inline()
-        assert actions_of(account) == [("email_reminder", 1, "skipped")]
+        assert actions_of(account) == [("email_reminder", 1, "succeeded")]
         tenant.timezone = "Pacific/Pago_Pago"  # UTC-11: still D-1 there at 09:00 UTC on D+1
         other, _ = overdue_account(DUE)
         with time_machine.travel(dt.datetime(2026, 3, 3, 9, 0, tzinfo=ZoneInfo("UTC")), tick=False):
@@ -96,7 +96,7 @@ def test_a_paused_case_takes_no_step_until_resumed(in_tenant_a: Tenant, clerk: o
     assert case.paused_by == "manager"
     run_inline(DUE + dt.timedelta(days=7))
     run_inline(DUE + dt.timedelta(days=14))
-    assert actions_of(account) == [("email_reminder", 1, "skipped")]
+    assert actions_of(account) == [("email_reminder", 1, "succeeded")]
     case = case_resume(case=case, reason="dispute settled", actor=clerk)  # type: ignore[arg-type]
     assert case.status == CaseStatus.ACTIVE
     with pytest.raises(InvalidTransition):

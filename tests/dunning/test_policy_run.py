@@ -10,8 +10,16 @@ import time_machine
 from apps.accounts.models import AccountStatus
 from apps.dunning.models import CaseStatus, DunningAction, DunningCase, DunningPolicy, OverdueInvoice
 from apps.invoices.models import InvoiceStatus
+from apps.notifications.models import Notification
 from apps.tenants.models import Tenant
-from tests.dunning.helpers import actions_of, events_of, overdue_account, run_inline
+from tests.dunning.helpers import (
+    actions_of,
+    assert_one_notification_per_notice,
+    events_of,
+    notice_keys,
+    overdue_account,
+    run_inline,
+)
 
 DUE = dt.date(2026, 3, 2)
 
@@ -44,11 +52,20 @@ def test_time_travel_through_the_default_policy_runs_each_step_once_on_its_day(i
         "write_off": DUE + dt.timedelta(days=60),
     }
     assert actions_of(account) == [
-        ("email_reminder", 1, "skipped"),  # notifications (#6) not installed yet: recorded as skipped
-        ("sms_reminder", 7, "skipped"),
+        ("email_reminder", 1, "succeeded"),
+        ("sms_reminder", 7, "succeeded"),
         ("suspend_account", 14, "succeeded"),
         ("write_off", 60, "succeeded"),
     ]
+    assert_one_notification_per_notice(DunningAction.objects.filter(case__account=account))
+    # The suspension notice is the one apps.notifications sends for account.suspended: one, not two.
+    [suspended] = events_of("account.suspended", account=str(account.pk))
+    assert notice_keys(account, "account_suspended") == [f"event:{suspended.id}"]
+    suspend = DunningAction.objects.get(case__account=account, action="suspend_account")
+    told = Notification.objects.filter(kind="account_suspended", account=account).values_list("pk", flat=True)
+    assert sorted(suspend.notification_ids) == sorted(str(pk) for pk in told)
+    assert suspend.notification_ids
+    assert "account.suspended notice" in suspend.detail
     account.refresh_from_db()
     invoice.refresh_from_db()
     case = DunningCase.objects.get(account=account)
@@ -80,7 +97,8 @@ def test_running_the_same_day_twice_takes_no_second_action(in_tenant_a: Tenant) 
     second = run_inline(DUE + dt.timedelta(days=1))
     assert sum(first.actions.values()) == 1
     assert sum(second.actions.values()) == 0
-    assert actions_of(account) == [("email_reminder", 1, "skipped")]
+    assert actions_of(account) == [("email_reminder", 1, "succeeded")]
+    assert_one_notification_per_notice(DunningAction.objects.filter(case__account=account))
     assert len(events_of("dunning.step_executed", account=str(account.pk))) == 1
     assert len(events_of("dunning.started", account=str(account.pk))) == 1
 
@@ -95,12 +113,13 @@ def test_a_case_that_missed_days_runs_only_the_latest_due_step(in_tenant_a: Tena
     account, _invoice = overdue_account(DUE)
     result = run_inline(DUE + dt.timedelta(days=9))
     assert actions_of(account) == [
-        ("email_reminder", 1, "skipped"),
-        ("sms_reminder", 7, "skipped"),
+        ("email_reminder", 1, "skipped"),  # missed
+        ("sms_reminder", 7, "succeeded"),
     ]
     [email, sms] = DunningAction.objects.filter(case__account=account).order_by("offset_days")
     assert email.detail.startswith("missed")
-    assert sms.detail == "notifications service not installed"
+    assert sms.detail == ""
+    assert_one_notification_per_notice([email, sms])  # the SMS only: no notice for the missed e-mail
     assert result.started == 1
     assert result.amounts[("D+7 SMS reminder", "sms_reminder", "NGN")] == Decimal("25000.00")
 
@@ -131,3 +150,15 @@ def test_beat_runs_hourly_and_a_day_already_run_is_not_run_again(in_tenant_a: Te
     assert first is not None
     assert run_start(as_of=DUE + dt.timedelta(days=1), enqueue=False, skip_if_done=True) is None
     assert run_start(as_of=DUE + dt.timedelta(days=2), enqueue=False, skip_if_done=True) is not None
+
+
+def test_a_reminder_by_a_channel_the_account_lacks_is_recorded_skipped(in_tenant_a: Tenant) -> None:
+    account, _invoice = overdue_account(DUE, email="")
+    run_inline(DUE + dt.timedelta(days=1))
+    assert actions_of(account) == [("email_reminder", 1, "skipped")]
+    action = DunningAction.objects.get(case__account=account)
+    assert action.detail == "the account has no email address"
+    # The notification log still shows why nothing went (one failed record, never attempted).
+    [notification] = Notification.objects.filter(account=account, kind="dunning_reminder")
+    assert (notification.status, notification.attempts) == ("failed", 0)
+    assert action.notification_ids == [str(notification.pk)]

@@ -12,7 +12,7 @@ from apps.invoices.credit_notes import credit_note_issue
 from apps.invoices.services import invoice_void
 from apps.payments.services import AllocationInput, payment_record
 from apps.tenants.models import Tenant
-from tests.dunning.helpers import actions_of, events_of, overdue_account, run_inline
+from tests.dunning.helpers import actions_of, events_of, notice_keys, overdue_account, run_inline
 
 DUE = dt.date(2026, 3, 2)
 
@@ -41,11 +41,16 @@ def test_a_payment_mid_cycle_resolves_the_case_reactivates_and_stops_further_ste
     for day in (15, 30, 60, 61):
         run_inline(DUE + dt.timedelta(days=day))
     assert actions_of(account) == [
-        ("email_reminder", 1, "skipped"),
+        ("email_reminder", 1, "succeeded"),
         ("sms_reminder", 7, "skipped"),  # missed: the run jumped from D+1 to D+14
         ("suspend_account", 14, "succeeded"),
     ]
     assert DunningCase.objects.filter(account=account).count() == 1
+    # One notice each for the suspension and the reactivation: those apps.notifications sends
+    # for the account.suspended / account.reactivated events (dunning sends neither kind).
+    [suspended] = events_of("account.suspended", account=str(account.pk))
+    assert notice_keys(account, "account_suspended") == [f"event:{suspended.id}"]
+    assert notice_keys(account, "account_reactivated") == [f"event:{reactivated[0].id}"]
 
 
 def test_a_partial_payment_keeps_the_case_open(in_tenant_a: Tenant) -> None:

@@ -23,6 +23,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
+from apps.core.metrics import observe_http_call
 from apps.notifications.channels.base import (
     OutgoingMessage,
     PermanentChannelError,
@@ -85,7 +86,7 @@ class EmailChannel:
         email.tags = [message.kind]
         email.track_clicks = False
         try:
-            email.send()
+            _send_counted(email)
         except AnymailRecipientsRefused as exc:
             raise PermanentChannelError(f"recipient refused: {exc}") from exc
         except AnymailAPIError as exc:
@@ -106,6 +107,23 @@ class EmailChannel:
         if statuses and statuses <= REFUSED_STATUSES:
             raise PermanentChannelError(f"the provider refused the message ({', '.join(sorted(statuses))})")
         return SendResult(provider_message_id=str(message_id))
+
+
+LOCAL_BACKENDS = ("locmem", "console", "filebased", "dummy")
+
+
+def _send_counted(email: AnymailMessage) -> None:
+    """Send; a call to an ESP or mail server is timed and counted as `esp` (local backends are not)."""
+    backend = settings.EMAIL_BACKEND
+    if backend.startswith("django.core.mail.backends.") and backend.split(".")[-2] in LOCAL_BACKENDS:
+        email.send()
+        return
+    with observe_http_call("esp") as call:
+        try:
+            email.send()
+        except AnymailAPIError as exc:
+            call.status_code = exc.status_code
+            raise
 
 
 def _classify_http(code: int | None, text: str) -> Exception:

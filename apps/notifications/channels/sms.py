@@ -14,6 +14,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from apps.core.metrics import observe_http_call
 from apps.notifications.channels.base import (
     OutgoingMessage,
     PermanentChannelError,
@@ -71,7 +72,12 @@ class TwilioSmsChannel:
         if callback:
             params["status_callback"] = callback
         try:
-            sent = client.messages.create(**params)
+            with observe_http_call("twilio") as call:
+                try:
+                    sent = client.messages.create(**params)
+                except TwilioRestException as exc:
+                    call.status_code = exc.status
+                    raise
         except TwilioRestException as exc:
             text = f"Twilio {exc.status} error {exc.code}: {exc.msg}"
             if exc.code in PERMANENT_TWILIO_CODES or (400 <= exc.status < 500 and exc.status != 429):
