@@ -34,7 +34,7 @@ def test_cases_list_filters_by_account_and_shows_the_actions(reader: JsonClient)
     assert case["amount_due"] == "25000.00"
     assert case["anchor_date"] == "2026-03-02"
     assert [(a["action"], a["offset_days"], a["outcome"]) for a in case["actions"]] == [
-        ("email_reminder", 1, "skipped")
+        ("email_reminder", 1, "succeeded")
     ]
     assert set(case["actions"][0]) >= {"step", "action", "executed_at", "outcome"}
     assert body["next"] is None
