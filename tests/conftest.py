@@ -175,7 +175,23 @@ def committed_tenant(django_db_setup: None, django_db_blocker: Any) -> Iterator[
             yield tenant
         finally:
             use_public_schema()
+            drop_tenant(tenant)
+
+
+def drop_tenant(tenant: Tenant, attempts: int = 5) -> None:
+    """Drop a committed tenant; a deadlock with a worker still finishing an after-commit task
+    (a notification being sent) in that schema is retried, never left as a stray tenant."""
+    from django.db import OperationalError, connection
+
+    for attempt in range(attempts):
+        try:
             tenant.delete(force_drop=True)
+            return
+        except OperationalError:
+            if connection.in_atomic_block or attempt == attempts - 1:
+                raise
+            connection.close()
+            use_public_schema()
 
 
 # --- Finance personas: clerk, manager, auditor and a role-less staff user in tenant A; an

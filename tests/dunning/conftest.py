@@ -16,7 +16,7 @@ import pytest
 from apps.core.tenancy import use_public_schema
 from apps.tenants.models import Tenant
 from apps.tenants.services import tenant_create
-from tests.conftest import BASE_DIR, test_database_environment
+from tests.conftest import BASE_DIR, drop_tenant, test_database_environment
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def second_committed_tenant(django_db_setup: None, django_db_blocker: Any) -> It
             yield tenant
         finally:
             use_public_schema()
-            tenant.delete(force_drop=True)
+            drop_tenant(tenant)
 
 
 class Worker:
