@@ -1,4 +1,18 @@
-"""Publishing domain events into the outbox."""
+"""Publishing domain events into the outbox.
+
+Numbering (ARCHITECTURE.md §4: per tenant, increasing in commit order, gapless): publish()
+inserts the event with `sequence` NULL and takes no lock; a deferred constraint trigger
+(migration events/0004) numbers the transaction's events from the tenant's counter row at
+COMMIT, so that row is held for the commit only, not from the first publish() to the commit.
+Chosen over numbering by the readers (events inserted unnumbered, and the delivery path, the
+sweeper and GET /events/ each running "number the committed unnumbered rows" under a lock
+before reading): that keeps writers a little faster still, but moves a write and a lock into
+every read path and makes every future consumer remember to number first, while the trigger
+keeps each committed row numbered and every reader unchanged. Spike (8 threads publishing 2
+events per transaction into one tenant, then 20 ms of other work, commit; load ~10): counter
+lock until commit 20 tx/s, commit-time trigger 116 tx/s, unnumbered insert 146 tx/s
+(docs/benchmarks.md, "Event numbering at commit").
+"""
 
 from __future__ import annotations
 
