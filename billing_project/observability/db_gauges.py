@@ -299,8 +299,8 @@ def _requirements() -> tuple[list[str], list[str]]:
     return requirements, sorted({req.split(".", 1)[0] for req in requirements})
 
 
-def tenant_refresh_sql(schema: str, today: str, present: set[str]) -> str:
-    """The one statement that refreshes a tenant's summary row (its id is the parameter)."""
+def tenant_branches(schema: str, today: str, present: set[str]) -> list[str]:
+    """One SELECT (section, label1, label2, value, count, oldest_at) per section the schema has."""
     branches = []
     for section in _sections.values():
         if all(req in present for req in section.requires):
@@ -309,6 +309,12 @@ def tenant_refresh_sql(schema: str, today: str, present: set[str]) -> str:
             branches.append(
                 f"SELECT {_quote_literal(section.name)}::text AS section, q.* FROM ({sql}) q"  # noqa: S608
             )
+    return branches
+
+
+def tenant_refresh_sql(schema: str, today: str, present: set[str]) -> str:
+    """The one statement that refreshes a tenant's summary row (its id is the parameter)."""
+    branches = tenant_branches(schema, today, present)
     union = "\nUNION ALL\n".join(branches) if branches else NO_SECTIONS
     return UPSERT_SQL.format(union=union)
 

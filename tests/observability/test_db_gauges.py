@@ -118,6 +118,30 @@ def test_a_scrape_is_two_statements_whatever_the_number_of_tenants(committed_ten
         assert cursor.fetchone()[0] == "0"
 
 
+def test_a_read_that_times_out_is_bounded_and_the_last_read_is_served(committed_tenant: Tenant, settings) -> None:
+    use_public_schema()
+    db_gauges.refresh_all()
+    collector = DatabaseGaugeCollector(ttl_seconds=0)
+    collector.reset()
+    first = collector.current()
+    assert first is not None
+    failures = DatabaseGaugeCollector._failures
+    settings.METRICS_DB_TIMEOUT_MS = 300
+    url = _database_url(settings.DATABASES["default"]).replace("postgres://", "postgresql://", 1)
+    # A migration (say) holds the summary table: the read gives up after its timeout.
+    with psycopg.connect(url) as locker:
+        locker.execute("LOCK TABLE public.tenants_tenantmetrics IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        assert collector.current() is first
+        assert time.monotonic() - started < 5
+        locker.rollback()
+    assert DatabaseGaugeCollector._failures == failures + 1
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "0"
+    assert collector.current() is not first  # the lock gone, a fresh read
+
+
 def test_a_refresh_is_one_statement_per_tenant_plus_two(committed_tenant: Tenant) -> None:
     use_public_schema()
     schemas = db_gauges.active_schemas()
