@@ -202,7 +202,7 @@ EVENT_DELIVERY_LATENCY = Histogram(
 
 # --- Database gauges' summary (billing_project.observability.db_gauges; beat refreshes it) ------
 METRICS_SUMMARY_REFRESHES = Counter(
-    "billing_metrics_summary_refreshes",
+    "billing_db_gauges_refreshes",
     "Refreshes of a tenant's row of the metrics summary table, by outcome (succeeded, failed).",
     ["outcome"],
 )

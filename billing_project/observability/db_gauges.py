@@ -24,7 +24,7 @@ Cheap at any number of tenants (issue #9: one query per tenant schema at scrape 
 - **Staleness.** A figure is at most about `METRICS_REFRESH_SECONDS` + one batch's run time +
   `METRICS_CACHE_SECONDS` old. Ages (oldest undelivered event) are stored as timestamps and
   computed when the gauges are collected, so they keep growing between refreshes. The
-  summary's own age is exported (`billing_metrics_summary_age_seconds`, alert
+  summary's own age is exported (`billing_db_gauges_age_seconds`, alert
   BillingMetricsSummaryStale).
 
 Sections are built from the tables present, so an app whose tables do not exist yet
@@ -562,13 +562,13 @@ class DatabaseGaugeCollector(Collector):
                 snapshot.duration,
             ),
             (
-                "billing_metrics_summary_age_seconds",
+                "billing_db_gauges_age_seconds",
                 "Seconds since the stalest active tenant's summary was refreshed by beat "
                 "(a tenant never refreshed counts from its creation).",
                 snapshot.summary_age(now),
             ),
             (
-                "billing_metrics_summary_refresh_seconds",
+                "billing_db_gauges_refresh_seconds",
                 "Database time of the last refresh of every covered tenant's summary, summed.",
                 snapshot.refresh_seconds,
             ),

@@ -261,18 +261,18 @@ def test_accounts_and_the_summary_freshness_are_exposed(committed_tenant: Tenant
     # Nothing refreshed yet: no tenant covered, the age counts from the oldest tenant's creation.
     assert families["billing_tenants"].samples[0].value == 0
     oldest_created = Tenant.objects.exclude(schema_name="public").order_by("created_at").first()
-    assert families["billing_metrics_summary_age_seconds"].samples[0].value == pytest.approx(
+    assert families["billing_db_gauges_age_seconds"].samples[0].value == pytest.approx(
         time.time() - oldest_created.created_at.timestamp(), abs=5
     )
     db_gauges.refresh_all()
     families = {family.name: family for family in collector.collect()}
     active = sum(s.value for s in families["billing_accounts"].samples if s.labels["status"] == "active")
     assert active >= 1
-    assert families["billing_metrics_summary_age_seconds"].samples[0].value < 60
+    assert families["billing_db_gauges_age_seconds"].samples[0].value < 60
     assert families["billing_tenants"].samples[0].value == families["billing_tenants_active"].samples[0].value >= 3
     refreshed = families["billing_metrics_refreshed_timestamp_seconds"].samples[0].value
     assert abs(refreshed - time.time()) < 60
-    assert families["billing_metrics_summary_refresh_seconds"].samples[0].value > 0
+    assert families["billing_db_gauges_refresh_seconds"].samples[0].value > 0
 
 
 def test_beat_refreshes_every_tenant_through_the_worker(committed_tenant: Tenant, celery_worker: Any) -> None:
