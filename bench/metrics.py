@@ -19,6 +19,29 @@ import os
 import sys
 import time
 
+# The previous design's catalog statement (commit 403df33), for the same-run baseline: every
+# tenant with the gauge tables and columns its schema has, in one pass over the catalog.
+LEGACY_TENANTS_SQL = """
+WITH previous AS MATERIALIZED (SELECT current_setting('statement_timeout') AS timeout),
+     config AS MATERIALIZED (SELECT previous.timeout, set_config('statement_timeout', %s, false) FROM previous)
+SELECT t.schema_name, (now() AT TIME ZONE t.timezone)::date::text,
+       COALESCE(array_agg(present.requirement) FILTER (WHERE present.requirement IS NOT NULL), '{}'),
+       config.timeout
+  FROM public.tenants_tenant t
+ CROSS JOIN config
+  LEFT JOIN (
+        SELECT n.nspname AS schema_name, c.relname || '.' || a.attname AS requirement
+          FROM pg_catalog.pg_class c
+          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+         WHERE c.relkind IN ('r', 'p') AND c.relname = ANY(%s)
+           AND c.relname || '.' || a.attname = ANY(%s)
+       ) present ON present.schema_name = t.schema_name
+ WHERE t.schema_name <> 'public'
+ GROUP BY t.schema_name, t.timezone, config.timeout
+ ORDER BY t.schema_name
+"""
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -133,10 +156,9 @@ def main(argv: list[str] | None = None) -> int:
             schemas, one statement restoring the timeout (a single statement over 500 schemas
             runs out of PostgreSQL's lock table). Returns its statement count.
             """
-            schemas = db_gauges.active_schemas()
             with connection.cursor() as cursor:
-                cursor.execute(db_gauges.TENANTS_SQL, ["5000", gauge_tables, requirements, schemas, schemas])
-                rows = cursor.fetchall()
+                cursor.execute(LEGACY_TENANTS_SQL, ["5000", gauge_tables, requirements])
+                rows = [(row[3], None, row[0], row[1], row[2]) for row in cursor.fetchall()]
                 statements = 1
                 per_schema = [
                     [

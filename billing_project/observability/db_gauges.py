@@ -229,33 +229,42 @@ def _quote_literal(value: str) -> str:
 
 # --- Refresh (beat): one statement per tenant, off the scrape path ----------------------------
 
-# One pass over the catalog (hash joins, not a subquery per tenant) for the batch's active
-# tenants: per schema, which of the `table.column` requirements exist there, and the tenant's
-# local date. The same statement sets the session's statement_timeout and returns the old one.
+# The batch's active tenants with, per schema, which of the `table.column` requirements exist
+# there, and the tenant's local date. Each requirement is a cache lookup (to_regclass) and an
+# index probe of pg_attribute, per tenant: no join over the whole catalog, whose plan would
+# depend on catalog statistics (a nested loop over 2,500 stale pg_class rows took seconds).
+# The same statement sets the session's statement_timeout and returns the old one.
 TENANTS_SQL = """
 WITH previous AS MATERIALIZED (SELECT current_setting('statement_timeout') AS timeout),
      config AS MATERIALIZED (SELECT previous.timeout, set_config('statement_timeout', %s, false) FROM previous),
      tenants AS (
         SELECT t.id, t.schema_name, (now() AT TIME ZONE t.timezone)::date::text AS today,
-               COALESCE(array_agg(present.requirement) FILTER (WHERE present.requirement IS NOT NULL), '{}') AS present
+               ARRAY(
+                   SELECT r.requirement
+                     FROM unnest(%s::text[]) AS r(requirement)
+                    WHERE EXISTS (
+                          SELECT 1 FROM pg_catalog.pg_attribute a
+                           WHERE a.attrelid = to_regclass(quote_ident(t.schema_name) || '.'
+                                                          || quote_ident(split_part(r.requirement, '.', 1)))
+                             AND a.attname = split_part(r.requirement, '.', 2)
+                             AND a.attnum > 0 AND NOT a.attisdropped)
+               ) AS present
           FROM public.tenants_tenant t
-          LEFT JOIN (
-                SELECT n.nspname AS schema_name, c.relname || '.' || a.attname AS requirement
-                  FROM pg_catalog.pg_class c
-                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-                 WHERE c.relkind IN ('r', 'p') AND c.relname = ANY(%s)
-                   AND c.relname || '.' || a.attname = ANY(%s)
-                   AND n.nspname = ANY(%s)
-               ) present ON present.schema_name = t.schema_name
          WHERE t.schema_name <> 'public' AND t.status = 'active' AND t.schema_name = ANY(%s)
-         GROUP BY t.id, t.schema_name, t.timezone
      )
 -- config first: its one row (and the SET) exists even when no tenant matches.
 SELECT config.timeout, tenants.id, tenants.schema_name, tenants.today, tenants.present
   FROM config LEFT JOIN tenants ON true
  ORDER BY tenants.schema_name
 """
+
+
+def catalog(cursor: Any, schemas: list[str], timeout_ms: int | str) -> list[tuple[Any, ...]]:
+    """Run TENANTS_SQL: [(previous timeout, tenant id, schema, today, present requirements)]."""
+    requirements, _tables = _requirements()
+    cursor.execute(TENANTS_SQL, [str(timeout_ms), requirements, list(schemas)])
+    return list(cursor.fetchall())
+
 
 # The tenant's aggregates and the upsert of its summary row, in one statement and one
 # transaction. refresh_seconds is the read's own time (clock_timestamp() is evaluated after the
@@ -334,15 +343,13 @@ def refresh_tenants(schemas: list[str], timeout_ms: int | None = None) -> Refres
     A tenant's failure (statement timeout on a locked table, a broken schema) is logged and
     counted and does not stop the others. The session's statement_timeout is restored at the end.
     """
-    timeout = str(int(timeout_ms or settings.METRICS_DB_TIMEOUT_MS))
-    requirements, tables = _requirements()
+    timeout = int(timeout_ms or settings.METRICS_DB_TIMEOUT_MS)
     result = RefreshResult()
     if not schemas:
         return result
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute(TENANTS_SQL, [timeout, tables, requirements, list(schemas), list(schemas)])
-        rows = cursor.fetchall()
+        rows = catalog(cursor, schemas, timeout)
         result.statements = 1
         previous_timeout = rows[0][0]
         try:
