@@ -297,3 +297,16 @@ def test_beat_refreshes_every_tenant_through_the_worker(committed_tenant: Tenant
             break
         time.sleep(0.1)
     assert done >= schemas
+
+
+def test_with_the_tenant_label_each_tenant_has_its_own_series(committed_tenant: Tenant, monkeypatch) -> None:
+    # METRICS_TENANT_LABEL=all is read at import time; the module's flag is what it sets.
+    monkeypatch.setattr(db_gauges, "TENANT_LABEL_ENABLED", True)
+    use_tenant(committed_tenant)
+    invoice = open_invoice(AccountFactory(currency="GHS"), "41.50")
+    use_public_schema()
+    move_due_date(invoice.id, committed_tenant.schema_name, 40)
+    db_gauges.refresh_all()
+    overdue = scraped(DatabaseGaugeCollector(ttl_seconds=0), "billing_overdue_amount")
+    assert overdue[("GHS", "31-60", committed_tenant.schema_name)] == Decimal("41.5")
+    assert all(len(labels) == 3 for labels in overdue)
