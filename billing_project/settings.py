@@ -394,13 +394,19 @@ CELERY_BEAT_SCHEDULE["notifications.dispatch-due"] = {
 }
 
 # --- Observability (apps.core.metrics, billing_project.observability) -------------------------
-# /metrics: database gauges are recomputed at most this often per process (seconds), each refresh
-# bounded by a statement_timeout (milliseconds).
-METRICS_CACHE_SECONDS = env.float("METRICS_CACHE_SECONDS", default=30.0)
+# /metrics: database gauges are read at most this often per process (seconds), each read and each
+# tenant's refresh bounded by a statement_timeout (milliseconds).
+METRICS_CACHE_SECONDS = env.float("METRICS_CACHE_SECONDS", default=10.0)
 METRICS_DB_TIMEOUT_MS = env.int("METRICS_DB_TIMEOUT_MS", default=5000)
-# Tenant schemas per aggregate statement: one statement locks every table and index it plans,
-# and PostgreSQL's lock table holds max_locks_per_transaction x max_connections locks in all.
-METRICS_SCHEMAS_PER_STATEMENT = env.int("METRICS_SCHEMAS_PER_STATEMENT", default=50)
+# The gauges are read from a summary table in public (one statement per scrape) that beat
+# refreshes every METRICS_REFRESH_SECONDS, METRICS_REFRESH_BATCH_SIZE tenants per task.
+METRICS_REFRESH_SECONDS = env.float("METRICS_REFRESH_SECONDS", default=30.0)
+METRICS_REFRESH_BATCH_SIZE = env.int("METRICS_REFRESH_BATCH_SIZE", default=25)
+CELERY_BEAT_SCHEDULE["metrics.refresh-summaries"] = {
+    "task": "apps.tenants.tasks.refresh_metrics_summaries",
+    "schedule": METRICS_REFRESH_SECONDS,
+    "options": {"queue": "default"},
+}
 # `tenant` label on business metrics: `none` (default; per-tenant detail from SQL and logs) or
 # `all`, optionally limited to an allow-list (others are counted as tenant="other"). apps.core.metrics
 # reads the same variables at import time (label names are fixed when metrics are created).

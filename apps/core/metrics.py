@@ -200,6 +200,14 @@ EVENT_DELIVERY_LATENCY = Histogram(
 )
 
 
+# --- Database gauges' summary (billing_project.observability.db_gauges; beat refreshes it) ------
+METRICS_SUMMARY_REFRESHES = Counter(
+    "billing_db_gauges_refreshes",
+    "Refreshes of a tenant's row of the metrics summary table, by outcome (succeeded, failed).",
+    ["outcome"],
+)
+
+
 # --- Helpers other apps call -----------------------------------------------------------------
 def amount_value(amount: Decimal | str | float) -> float:
     """A money amount as the float Prometheus stores (exact to the cent below 2^53 minor units)."""

@@ -259,3 +259,29 @@ class MigrationTenantResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schema_name}: {self.status}"
+
+
+class TenantMetrics(models.Model):
+    """One tenant's aggregates behind the /metrics database gauges (billing_project.observability.db_gauges).
+
+    Beat refreshes each active tenant's row every METRICS_REFRESH_SECONDS (one statement reads the
+    tenant's schema and upserts here); a scrape reads every row in one statement, whatever the
+    number of tenants. `rows` holds one object per (section, label1, label2): `value` is the
+    amount as a JSON string (exact: read it as numeric or Decimal, never as float), `count` an
+    integer, `oldest_at` a timestamp (ages are computed when read). No database foreign key: a
+    tenant removed by plain SQL leaves a row that every read ignores and the next refresh deletes.
+    """
+
+    tenant = models.OneToOneField(
+        Tenant, on_delete=models.CASCADE, primary_key=True, db_constraint=False, related_name="+"
+    )
+    refreshed_at = models.DateTimeField(help_text="When the tenant's schema was last read.")
+    refresh_seconds = models.FloatField(default=0, help_text="How long that statement took.")
+    rows = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name = "tenant metrics summary"
+        verbose_name_plural = "tenant metrics summaries"
+
+    def __str__(self) -> str:
+        return f"metrics of tenant {self.tenant_id} at {self.refreshed_at:%Y-%m-%d %H:%M:%S}"

@@ -122,13 +122,14 @@ def check_migrations(sample: int | None = None) -> str | None:
 
 
 def check_outbox() -> str | None:
-    """The oldest undelivered event is younger than HEALTH_OUTBOX_LAG_SECONDS (from the DB gauges)."""
+    """The oldest undelivered event is younger than HEALTH_OUTBOX_LAG_SECONDS (from the DB gauges,
+    whose summary beat refreshes every METRICS_REFRESH_SECONDS; the age itself is computed now)."""
     from billing_project.observability.db_gauges import DatabaseGaugeCollector
 
     snapshot = DatabaseGaugeCollector().current()
     if snapshot is None or "outbox" not in snapshot.sums:
         return None
-    oldest = max((float(cell[0]) for cell in snapshot.sums["outbox"].values()), default=0.0)
+    oldest = max((row[5] for row in snapshot.rows("outbox")), default=0.0)
     if oldest > settings.HEALTH_OUTBOX_LAG_SECONDS:
         return f"oldest undelivered event is {oldest:.0f}s old (limit {settings.HEALTH_OUTBOX_LAG_SECONDS:.0f}s)"
     return None
