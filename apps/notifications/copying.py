@@ -23,7 +23,8 @@ def copy_insert(model: type[models.Model], objects: Sequence[models.Model]) -> N
     columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
     table = connection.ops.quote_name(model._meta.db_table)
     json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
-    with connection.cursor() as cursor:
+    # Django's error wrapper: a taken key raises django.db.IntegrityError, as an INSERT would.
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         raw = cursor.cursor  # psycopg's own cursor under Django's wrapper
         with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for obj in objects:

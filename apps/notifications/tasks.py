@@ -62,7 +62,7 @@ def _deliver_each(notification_ids: list[str]) -> int:
             if notification is not None:  # else the sweeper finds it (still queued, send_after set)
                 schedule_delivery(notification, countdown=outcome.retry_in)
         sent += outcome.status == "sent"
-    return sent
+    return sent  # sent now or before (a redelivered batch counts those again)
 
 
 @shared_task(base=TenantBoundTask, name="apps.notifications.tasks.send_notification_batch", ignore_result=True)
