@@ -2,11 +2,13 @@
 
 The run: `manage.py dunning_run --as-of D+1` (the same path as beat) with two real worker
 processes on real Redis: plan each tenant's run, fan the chunks out on the `dunning` queue,
-execute the D+1 step for every account (case, overdue marker, action, notification when
-installed, events), wait for every chunk. The floor: bulk-inserting the same action and
-notification rows in one process. Goal: the run within 4x of the floor.
+execute the D+1 step for every account (case, overdue marker, action, notification,
+events), wait for every chunk. The floor: bulk_create of the same case, action and
+notification rows in one process (COPY of them too, as extra information). Goal: the run
+within 4x of the bulk_create floor. Run `--repeat` times (fresh rows each time, each run
+against floors measured just before it); the medians go to docs/benchmarks.md.
 
-    python -m bench.dunning [--tenants 10] [--accounts 1000]
+    python -m bench.dunning [--tenants 10] [--accounts 1000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -346,7 +348,10 @@ Before (the same benchmark at 18:15, one run, dev settings): run 112.3 s, 18.5x 
 bulk_create floor (6.08 s) and 54.8x COPY (2.05 s), load 5.5/8.4/9.5. Each notice was
 recorded by its own `send_notification` (8 queries: the key, the preference, the billing
 profile, a deferred invoice column, the insert, the re-read) and enqueued as its own Celery
-message, and in dev every event was also logged.
+message, and in dev every event was also logged. With the batched notices but the old
+chunks of 150 accounts: 88.6 s, 4.2x the bulk_create floor (21.2 s), one run at load
+8.8/9.8/7.7; chunks of 300 (now the default `DUNNING_CHUNK_SIZE`) halve the per-chunk work
+(task, transaction, the ~25 statements every chunk makes, one message of notices).
 """
         write_section("dunning", "Dunning run: 10 tenants x 1,000 overdue accounts", body)
         print(f"median: floor (bulk_create) {floor_orm:.2f}s, floor (COPY) {floor_copy:.2f}s, run {run:.2f}s, ")

@@ -1,6 +1,6 @@
 """The daily run's work for a batch of accounts, in one transaction.
 
-Per chunk (100-200 accounts): lock the accounts (pk order), then their open cases, read
+Per chunk (300 accounts by default): lock the accounts (pk order), then their open cases, read
 their invoices and executed steps in a few queries, decide, execute each step in a
 savepoint, then write the new cases, actions and overdue markers in bulk and publish the
 chunk's events in one round trip (apps.dunning.outbox). Exactly once per (case, step):

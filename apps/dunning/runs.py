@@ -27,7 +27,7 @@ from apps.invoices.models import Invoice, InvoiceStatus
 
 
 def chunk_size() -> int:
-    return int(getattr(settings, "DUNNING_CHUNK_SIZE", 150))
+    return int(getattr(settings, "DUNNING_CHUNK_SIZE", 300))
 
 
 def candidate_account_ids(as_of: dt.date) -> list[Any]:
