@@ -463,7 +463,7 @@ CELERY_BEAT_SCHEDULE["dunning.daily"] = {
     "options": {"queue": "dunning"},
 }
 # Accounts per chunk task: one transaction each, bulk writes, events in one round trip.
-DUNNING_CHUNK_SIZE = env.int("DUNNING_CHUNK_SIZE", default=150)
+DUNNING_CHUNK_SIZE = env.int("DUNNING_CHUNK_SIZE", default=300)
 
 # --- Tenant-safe migrations (safe_migrate) --------------------------------------------------
 # Django's migrate with a per-migration hook for safe_migrate's timeouts; plain otherwise.

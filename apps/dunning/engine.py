@@ -1,6 +1,6 @@
 """The daily run's work for a batch of accounts, in one transaction.
 
-Per chunk (100-200 accounts): lock the accounts (pk order), then their open cases, read
+Per chunk (300 accounts by default): lock the accounts (pk order), then their open cases, read
 their invoices and executed steps in a few queries, decide, execute each step in a
 savepoint, then write the new cases, actions and overdue markers in bulk and publish the
 chunk's events in one round trip (apps.dunning.outbox). Exactly once per (case, step):
@@ -44,6 +44,7 @@ from apps.dunning.policies import PlannedStep, PolicyBook, due_steps, window_end
 from apps.dunning.services import case_event_data, case_resolve_locked
 from apps.invoices.models import Invoice, InvoiceStatus
 from apps.invoices.services import invoice_event_data, invoice_mark_uncollectible
+from apps.notifications.services import NotificationRequest
 
 MISSED = "missed: the catch-up rule runs only the latest due step"
 CHANNEL_OF: dict[str, str] = {
@@ -100,7 +101,19 @@ class _Chunk:
         self.actions: list[DunningAction] = []
         self.overdue: list[OverdueInvoice] = []
         self.changed: dict[Any, DunningCase] = {}
+        self.notices: list[_DeferredNotice] = []
         self.result = ChunkResult()
+
+
+@dataclass
+class _DeferredNotice:
+    """A reminder or final notice recorded now and sent with the chunk's others (`_send_notices`)."""
+
+    action: DunningAction
+    step: DunningStep
+    currency: str
+    request: NotificationRequest
+    event_data: dict[str, Any]
 
 
 def process_accounts(
@@ -125,7 +138,18 @@ def process_accounts(
             amount_due__gt=0,
             due_date__lte=horizon,
         )
-        .only("id", "account_id", "number", "status", "currency", "total", "amount_paid", "amount_due", "due_date")
+        .only(
+            "id",
+            "account_id",
+            "number",
+            "status",
+            "currency",
+            "total",
+            "amount_paid",
+            "amount_due",
+            "issue_date",
+            "due_date",
+        )
         .order_by("due_date", "pk")
     ):
         invoices[invoice.account_id].append(invoice)
@@ -216,6 +240,7 @@ def process_accounts(
                 break  # written off by an earlier step of the same day
             _execute(chunk, case, planned, mine)
 
+    _send_notices(chunk)
     copy_insert(OverdueInvoice, chunk.overdue)
     copy_insert(DunningAction, chunk.actions)
     if chunk.changed:
@@ -239,7 +264,13 @@ def _record(
     outcome: str,
     detail: str = "",
     notification_ids: list[str] | None = None,
+    request: NotificationRequest | None = None,
 ) -> DunningAction:
+    """Record the step's action (and its dunning.step_executed event, unless pending).
+
+    With `request`, the step's notice is sent later with the chunk's others: the outcome is
+    filled in by `_send_notices`, into the action and the event reserved here (event order kept).
+    """
     step = planned.step
     invoice = invoices[0] if invoices else None
     action = DunningAction(
@@ -257,10 +288,31 @@ def _record(
         notification_ids=notification_ids or [],
     )
     chunk.actions.append(action)
+    if request is not None:
+        data = step_event_data(case, action)
+        chunk.events.add("dunning.step_executed", case.pk, data)
+        chunk.notices.append(_DeferredNotice(action, step, case.currency, request, data))
+        return action
     chunk.result.count(step, outcome, case.amount_due, case.currency)
     if outcome != Outcome.PENDING:
         chunk.events.add("dunning.step_executed", case.pk, step_event_data(case, action))
     return action
+
+
+def _send_notices(chunk: _Chunk) -> None:
+    """The chunk's reminders and final notices in one batch (apps.notifications' send_notifications)."""
+    if not chunk.notices:
+        return
+    notices = notify.send_many([deferred.request for deferred in chunk.notices])
+    for deferred, notice in zip(chunk.notices, notices, strict=True):
+        action = deferred.action
+        action.outcome, action.detail = notice.outcome, notice.detail[:500]
+        action.notification_ids = notice.notification_ids
+        deferred.event_data["outcome"] = action.outcome
+        if action.detail:
+            deferred.event_data["detail"] = action.detail
+        chunk.result.count(deferred.step, action.outcome, action.amount_due, deferred.currency)
+    chunk.notices = []
 
 
 def step_event_data(case: DunningCase, action: DunningAction) -> dict[str, Any]:
@@ -287,6 +339,10 @@ def _execute(chunk: _Chunk, case: DunningCase, planned: PlannedStep, invoices: l
             _record(chunk, case, planned, invoices, outcome=Outcome.PENDING, detail="charge after commit")
         return
     invoice = invoices[0] if invoices else None
+    if not chunk.careful and (step.action in CHANNEL_OF or step.action == Action.FINAL_NOTICE):
+        request = notify.notice_request(case, step, invoice, channel=CHANNEL_OF.get(step.action))
+        _record(chunk, case, planned, invoices, outcome=Outcome.SUCCEEDED, request=request)
+        return
     if not chunk.careful:
         notice = _perform(chunk, case, step, invoices, invoice)
         _record(

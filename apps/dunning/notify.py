@@ -5,6 +5,11 @@ record on the action and the ids of the notifications made. Calls run inside the
 transaction, as the notifications contract requires; the sending happens after commit.
 The idempotency key is derived from (case, step), so a repeated call never sends twice.
 
+The daily run asks for a whole chunk's reminders and final notices at once: `notice_request`
+names each one and `send_many` records them with apps.notifications' batch API (a few
+queries for the chunk, one Celery message per priority after commit); the answer is the
+same `Notice` per request as the single calls give.
+
 Suspension and reactivation are told to the customer by apps.notifications itself: it
 subscribes to `account.suspended` / `account.reactivated` and sends `account_suspended` /
 `account_reactivated` keyed by the event. Dunning does not send those kinds (the customer
@@ -28,8 +33,8 @@ from apps.core.money import money_str
 from apps.dunning.models import DunningCase, DunningStep, Outcome
 from apps.events.models import Event
 from apps.notifications.handlers import notifications_for_event
-from apps.notifications.models import Status
-from apps.notifications.services import send_notification
+from apps.notifications.models import Notification, Status
+from apps.notifications.services import NotificationRequest, send_notification, send_notifications
 
 logger = logging.getLogger(__name__)
 
@@ -59,25 +64,20 @@ def _context(case: DunningCase, invoice: Any, step: DunningStep | None) -> dict[
     return context
 
 
-def _send(
-    case: DunningCase,
-    step: DunningStep | None,
-    invoice: Any,
-    *,
-    kind: str,
-    key: str,
-    channels: Sequence[str] | None = None,
-    priority: str = "normal",
-) -> Notice:
+def _send(request: NotificationRequest) -> Notice:
     notifications = send_notification(
-        account=case.account,
-        kind=kind,
-        context=_context(case, invoice, step),
-        idempotency_key=key,
-        channels=channels,
-        priority=priority,
-        invoice=invoice,
+        account=request.account,
+        kind=request.kind,
+        context=request.context,
+        idempotency_key=request.idempotency_key,
+        channels=request.channels,
+        priority=request.priority,
+        invoice=request.invoice,
     )
+    return _notice(notifications)
+
+
+def _notice(notifications: list[Notification]) -> Notice:
     ids = [str(n.pk) for n in notifications]
     if not ids:
         return Notice(Outcome.SKIPPED, "the account has no channel for this notice")
@@ -92,14 +92,40 @@ def _step_key(case: DunningCase, step: DunningStep) -> str:
     return f"dunning:{case.pk}:{step.pk}"
 
 
+def notice_request(case: DunningCase, step: DunningStep, invoice: Any, *, channel: str | None) -> NotificationRequest:
+    """The notice of a reminder step (`channel` given) or of a final notice (None: preferred channels)."""
+    if channel is not None:
+        return NotificationRequest(
+            account=case.account,
+            kind="dunning_reminder",
+            idempotency_key=_step_key(case, step),
+            context=_context(case, invoice, step),
+            channels=[channel],
+            invoice=invoice,
+        )
+    return NotificationRequest(
+        account=case.account,
+        kind="dunning_final_notice",
+        idempotency_key=_step_key(case, step),
+        context=_context(case, invoice, step),
+        priority="high",
+        invoice=invoice,
+    )
+
+
+def send_many(requests: Sequence[NotificationRequest]) -> list[Notice]:
+    """Record many notices at once (inside the caller's transaction): a `Notice` per request."""
+    return [_notice(notifications) for notifications in send_notifications(requests)]
+
+
 def reminder(case: DunningCase, step: DunningStep, invoice: Any, *, channel: str) -> Notice:
     """An email, SMS, push or webhook-only reminder of the overdue (or soon due) amount."""
-    return _send(case, step, invoice, kind="dunning_reminder", key=_step_key(case, step), channels=[channel])
+    return _send(notice_request(case, step, invoice, channel=channel))
 
 
 def final_notice(case: DunningCase, step: DunningStep, invoice: Any) -> Notice:
     """The last notice before suspension or write-off, on the account's preferred channels."""
-    return _send(case, step, invoice, kind="dunning_final_notice", key=_step_key(case, step), priority="high")
+    return _send(notice_request(case, step, invoice, channel=None))
 
 
 def account_suspended(case: DunningCase) -> Notice:

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from apps.core import metrics
@@ -27,7 +27,7 @@ from apps.invoices.models import Invoice, InvoiceStatus
 
 
 def chunk_size() -> int:
-    return int(getattr(settings, "DUNNING_CHUNK_SIZE", 150))
+    return int(getattr(settings, "DUNNING_CHUNK_SIZE", 300))
 
 
 def candidate_account_ids(as_of: dt.date) -> list[Any]:
@@ -131,9 +131,11 @@ def run_summary(run: DunningRun) -> ChunkResult:
 
 
 def run_progress(run_id: Any) -> tuple[int, int]:
-    """(chunks done, chunks in all)."""
-    chunks = DunningRunChunk.objects.filter(run_id=run_id)
-    return chunks.filter(done_at__isnull=False).count(), chunks.count()
+    """(chunks done, chunks in all), in one query."""
+    counts = DunningRunChunk.objects.filter(run_id=run_id).aggregate(
+        done=Count("pk", filter=Q(done_at__isnull=False)), total=Count("pk")
+    )
+    return int(counts["done"]), int(counts["total"])
 
 
 def run_dry(*, as_of: dt.date | None = None, progress: Callable[[int, int], None] | None = None) -> ChunkResult:

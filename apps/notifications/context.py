@@ -46,16 +46,22 @@ def invoice_variables(invoice: Invoice, formatter: Formatter) -> dict[str, str]:
 
 
 def build_context(
-    *, account: Account, kind: str, invoice: Invoice | None = None, extra: dict[str, Any] | None = None
+    *,
+    account: Account,
+    kind: str,
+    invoice: Invoice | None = None,
+    extra: dict[str, Any] | None = None,
+    profile: dict[str, Any] | None = None,
 ) -> dict[str, str]:
     """Every variable the kind declares (blank when unknown), then the caller's values.
 
     Callers pass raw values: a Decimal is formatted as money in the invoice's (else the
     account's) currency, a date or datetime for the account's locale and timezone.
+    `profile` is the tenant's `issuer()`, read here when not given (a batch reads it once).
     """
     spec = kind_spec(kind)
     formatter = account_formatter(account, invoice.currency if invoice else None)
-    profile = issuer()
+    profile = profile if profile is not None else issuer()
     context: dict[str, str] = dict.fromkeys(spec.variable_names, "")
     context.update(
         {

@@ -9,6 +9,7 @@ when the account has no email address.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,6 +29,15 @@ class Route:
     channel: str
     recipient: str
     problem: str = ""
+
+
+class _Unset(enum.Enum):
+    UNSET = 0
+
+
+UNSET = _Unset.UNSET
+"""`preference=UNSET`: read the account's preference here (a batch passes the one it read)."""
+PreferenceArg = NotificationPreference | None | _Unset
 
 
 def opted_in(account: Account, channel: str) -> bool:
@@ -58,7 +68,13 @@ def recipient_for(account: Account, channel: str, preference: NotificationPrefer
     return Route(channel, "")
 
 
-def choose_routes(*, account: Account, kind: str, channels: Sequence[str] | None) -> list[Route]:
+def choose_routes(
+    *,
+    account: Account,
+    kind: str,
+    channels: Sequence[str] | None,
+    preference: PreferenceArg = UNSET,
+) -> list[Route]:
     """The channels a notification goes by, with their recipients.
 
     Asked-for channels (`channels`) that cannot be used are kept with their problem so that
@@ -68,7 +84,8 @@ def choose_routes(*, account: Account, kind: str, channels: Sequence[str] | None
     """
     spec = kind_spec(kind)
     wanted = list(dict.fromkeys(Channel(channel).value for channel in (channels or spec.default_channels)))
-    preference = preference_of(account)
+    if preference is UNSET:
+        preference = preference_of(account)
     routes = [recipient_for(account, channel, preference) for channel in wanted if opted_in(account, channel)]
     if channels is None:
         routes = [route for route in routes if route.recipient and not (route.problem and route.channel != Channel.SMS)]
@@ -85,8 +102,9 @@ def parse_quiet_hours(value: str) -> tuple[dt.time, dt.time] | None:
     return start, end
 
 
-def quiet_hours_for(account: Account) -> tuple[dt.time, dt.time] | None:
-    preference = preference_of(account)
+def quiet_hours_for(account: Account, preference: PreferenceArg = UNSET) -> tuple[dt.time, dt.time] | None:
+    if preference is UNSET:
+        preference = preference_of(account)
     if preference is not None:
         if not preference.quiet_hours_enabled:
             return None
@@ -102,9 +120,9 @@ def account_zone(account: Account) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def sms_allowed_from(account: Account, now: dt.datetime) -> dt.datetime | None:
+def sms_allowed_from(account: Account, now: dt.datetime, preference: PreferenceArg = UNSET) -> dt.datetime | None:
     """None when an SMS may go now; else the end of the account's quiet hours (aware UTC)."""
-    window = quiet_hours_for(account)
+    window = quiet_hours_for(account, preference)
     if window is None:
         return None
     start, end = window

@@ -8,12 +8,16 @@ of what happened, and nothing reads a task result (one Redis write per message s
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Task, shared_task
 
 from apps.core.tasks import TenantBoundTask
 from apps.notifications.delivery import notification_deliver, notification_dispatch_due
+from apps.notifications.models import Notification
+
+logger = logging.getLogger(__name__)
 
 
 def _deliver(task: Task, notification_id: str) -> str:
@@ -35,6 +39,42 @@ def send_notification(self: Task, notification_id: str) -> str:
 )
 def send_high_priority_notification(self: Task, notification_id: str) -> str:
     return _deliver(self, notification_id)
+
+
+def _deliver_each(notification_ids: list[str]) -> int:
+    """A batch's notifications one after the other, each exactly as `send_notification` would.
+
+    One that must wait (a transient provider error) gets its own delayed message; one that
+    fails unexpectedly is recorded failed and the rest still go. A redelivered batch (worker
+    killed) sends nothing twice: each claim moves queued -> sending under the row lock.
+    """
+    from apps.notifications.services import schedule_delivery
+
+    sent = 0
+    for notification_id in notification_ids:
+        try:
+            outcome = notification_deliver(notification_id=notification_id)
+        except Exception:
+            logger.exception("notification %s: delivery failed in a batch", notification_id)
+            continue
+        if outcome.retry_in is not None:
+            notification = Notification.objects.filter(pk=notification_id).only("id", "priority").first()
+            if notification is not None:  # else the sweeper finds it (still queued, send_after set)
+                schedule_delivery(notification, countdown=outcome.retry_in)
+        sent += outcome.status == "sent"
+    return sent  # sent now or before (a redelivered batch counts those again)
+
+
+@shared_task(base=TenantBoundTask, name="apps.notifications.tasks.send_notification_batch", ignore_result=True)
+def send_notification_batch(notification_ids: list[str]) -> int:
+    return _deliver_each(notification_ids)
+
+
+@shared_task(
+    base=TenantBoundTask, name="apps.notifications.tasks.send_high_priority_notification_batch", ignore_result=True
+)
+def send_high_priority_notification_batch(notification_ids: list[str]) -> int:
+    return _deliver_each(notification_ids)
 
 
 @shared_task(base=TenantBoundTask, name="apps.notifications.tasks.dispatch_due")

@@ -1,0 +1,165 @@
+"""send_notifications: many triggers at once, the same records and idempotency as the single
+send, one Celery message per priority, and a concurrent trigger still sending once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+
+from apps.core.tenancy import use_tenant
+from apps.events.models import Event
+from apps.notifications.models import Notification, Status
+from apps.notifications.services import NotificationRequest, send_notification, send_notifications
+from apps.notifications.tasks import send_notification_batch
+from apps.tenants.models import Tenant
+from tests.accounts.factories import AccountFactory
+from tests.notifications.test_idempotency_race import in_thread
+
+
+@pytest.mark.usefixtures("in_tenant_a", "no_quiet_hours")
+def test_a_batch_records_what_single_sends_would_and_enqueues_one_message_per_priority(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    ada, ben, nomail = AccountFactory(name="Ada"), AccountFactory(name="Ben"), AccountFactory(email="")
+    [earlier] = send_notification(account=ben, kind="account_reactivated", idempotency_key="b-0", channels=["email"])
+    requests = [
+        NotificationRequest(account=ada, kind="dunning_reminder", idempotency_key="b-1", channels=["email"]),
+        NotificationRequest(account=ada, kind="dunning_reminder", idempotency_key="b-1", channels=["email"]),
+        NotificationRequest(account=ben, kind="account_reactivated", idempotency_key="b-0", channels=["email"]),
+        NotificationRequest(account=ben, kind="dunning_final_notice", idempotency_key="b-2", priority="high"),
+        NotificationRequest(account=nomail, kind="dunning_reminder", idempotency_key="b-3", channels=["email"]),
+    ]
+    before = queued_messages()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        answers = send_notifications(requests)
+
+    first, again, existing, final, failed = answers
+    assert [n.idempotency_key for n in first] == ["b-1"]
+    assert [n.id for n in again] == [n.id for n in first]  # one key, one set of records
+    assert [n.id for n in existing] == [earlier.id]  # a key already used: its records
+    assert {n.channel for n in final} == {"email", "sms"} and {n.priority for n in final} == {"high"}
+    assert [(n.status, n.last_error) for n in failed] == [("failed", "the account has no email address")]
+    stored = Notification.objects.get(idempotency_key="b-1")
+    assert (stored.status, stored.recipient, stored.context["account_name"]) == ("queued", ada.email, "Ada")
+    assert Notification.objects.filter(idempotency_key__in=["b-1", "b-2", "b-3"]).count() == 4
+    [event] = Event.objects.filter(type="notification.failed")
+    assert event.subject == str(failed[0].id)
+    # After commit, one enqueueing callback: one message per priority (normal: b-1; high: b-2's two).
+    enqueues = [c for c in callbacks if getattr(c, "__qualname__", "").startswith("schedule_deliveries.")]
+    assert len(enqueues) == 1
+    after = queued_messages()
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
+
+
+def queued_messages() -> tuple[int, int]:
+    """Messages waiting in the normal and high notification queues (real Redis)."""
+    from billing_project.celery import app
+
+    with app.connection_for_write() as conn:
+        client = conn.default_channel.client
+        return int(client.llen("notifications")), int(client.llen("notifications-high"))
+
+
+@pytest.mark.usefixtures("in_tenant_a", "no_quiet_hours")
+def test_a_batch_message_delivers_each_once_even_when_redelivered(fake_postmark: Any) -> None:
+    accounts = [AccountFactory() for _ in range(3)]
+    answers = send_notifications(
+        [
+            NotificationRequest(account=a, kind="dunning_reminder", idempotency_key=f"d-{n}", channels=["email"])
+            for n, a in enumerate(accounts)
+        ]
+    )
+    ids = [str(n.id) for notifications in answers for n in notifications]
+    send_notification_batch.run(ids)
+    assert len(fake_postmark.requests) == 3
+    send_notification_batch.run(ids)  # the message again (a worker died after it): nothing more
+    assert len(fake_postmark.requests) == 3
+    assert set(Notification.objects.filter(pk__in=ids).values_list("status", flat=True)) == {Status.SENT}
+
+
+def wait_for_a_blocked_notification_copy(deadline_seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + deadline_seconds
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query LIKE 'COPY \"notifications_notification\"%%'"
+            )
+            if cursor.fetchone()[0] > 0:
+                return
+    raise AssertionError("the batch never waited for the concurrent trigger")
+
+
+def test_a_batch_racing_a_single_send_of_one_of_its_keys_sends_that_key_once(
+    committed_tenant: Tenant, settings: Any
+) -> None:
+    settings.NOTIFICATIONS_SMS_QUIET_HOURS = ""
+
+    def make_account() -> str:
+        use_tenant(committed_tenant)
+        return str(AccountFactory().pk)
+
+    thread, made = in_thread(make_account)
+    thread.join(timeout=30)
+    assert "error" not in made, made
+    account_id = made["value"]
+    first_sent, release_first = threading.Event(), threading.Event()
+
+    def single() -> list[str]:
+        from apps.accounts.models import Account
+
+        use_tenant(committed_tenant)
+        with transaction.atomic():
+            account = Account.objects.get(pk=account_id)
+            made = send_notification(
+                account=account, kind="dunning_reminder", idempotency_key="rb-1", channels=["email"]
+            )
+            first_sent.set()
+            assert release_first.wait(timeout=30)
+            return [str(n.id) for n in made]
+
+    def batch() -> list[list[str]]:
+        from apps.accounts.models import Account
+
+        use_tenant(committed_tenant)
+        with transaction.atomic():
+            account = Account.objects.get(pk=account_id)
+            answers = send_notifications(
+                [
+                    NotificationRequest(
+                        account=account, kind="dunning_reminder", idempotency_key=key, channels=["email"]
+                    )
+                    for key in ("rb-1", "rb-2")
+                ]
+            )
+            return [[str(n.id) for n in notifications] for notifications in answers]
+
+    first, first_outcome = in_thread(single)
+    assert first_sent.wait(timeout=30)
+    second, second_outcome = in_thread(batch)
+    try:
+        wait_for_a_blocked_notification_copy()
+    finally:
+        release_first.set()
+        first.join(timeout=30)
+        second.join(timeout=30)
+    assert "error" not in first_outcome, first_outcome
+    assert "error" not in second_outcome, second_outcome
+    raced, other = second_outcome["value"]
+    assert raced == first_outcome["value"]  # the single send's record, not a second one
+    assert len(other) == 1
+
+    def stored() -> list[str]:
+        use_tenant(committed_tenant)
+        return sorted(
+            Notification.objects.filter(idempotency_key__startswith="rb-").values_list("idempotency_key", flat=True)
+        )
+
+    thread, counted = in_thread(stored)
+    thread.join(timeout=30)
+    assert counted["value"] == ["rb-1", "rb-2"]
