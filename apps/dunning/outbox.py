@@ -1,11 +1,11 @@
 """Publishing a chunk's events in one round trip.
 
-`apps.events.services.publish` takes the tenant's sequence row lock and inserts one row per
-call; a dunning chunk publishes hundreds of events, so it collects them and writes them
-here at the end of the chunk's transaction: one UPDATE reserves a block of sequence numbers
-(the row lock is held from then until commit, exactly as with publish()), one INSERT writes
-the rows, then each event's in-transaction handlers and after-publish hooks run as publish()
-would run them. Gapless, commit-ordered sequences are kept.
+`apps.events.services.publish` inserts one row per call; a dunning chunk publishes hundreds of
+events, so it collects them and writes them here at the end of the chunk's transaction with
+one COPY, then runs each event's in-transaction handlers and after-publish hooks as publish()
+would. Like publish(), it leaves `sequence` NULL: the events' commit-time trigger (migration
+events/0004) numbers the rows at COMMIT in the order they were written, so no counter lock is
+held through the chunk and sequences stay gapless and commit-ordered.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from apps.dunning.copying import copy_insert
 from apps.events import services as event_services
 from apps.events.catalogue import InvalidEventData, UnknownEventType, validate_data
 from apps.events.catalogue import event_type as event_type_entry
-from apps.events.models import Event, EventSequence
+from apps.events.models import Event
 from apps.events.registry import handlers_for
 from billing_project import API_VERSION
 
@@ -56,19 +56,17 @@ class EventBatch:
                     validate_data(event_type, payload)
         except (UnknownEventType, InvalidEventData) as exc:
             raise event_services.EventError(str(exc)) from exc
-        count = len(payloads)
-        last = _reserve(count)
         now = timezone.now()
         events = [
             Event(
                 type=event_type,
                 subject=subject,
-                sequence=last - count + 1 + index,
+                sequence=None,
                 created_at=now,
                 api_version=API_VERSION,
                 data=payload,
             )
-            for index, (event_type, subject, payload) in enumerate(payloads)
+            for event_type, subject, payload in payloads
         ]
         copy_insert(Event, events)
         self.items = []
@@ -114,17 +112,3 @@ def _is_plain(value: Any) -> bool:
     if isinstance(value, _SEQUENCES):
         return all(_is_plain(v) for v in value)
     return False
-
-
-def _reserve(count: int) -> int:
-    table = EventSequence._meta.db_table
-    sql = f"UPDATE {table} SET value = value + %s WHERE id = 1 RETURNING value"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [count])
-        row = cursor.fetchone()
-        if row is None:
-            EventSequence.objects.get_or_create(id=1)
-            cursor.execute(sql, [count])
-            row = cursor.fetchone()
-    assert row is not None
-    return int(row[0])
