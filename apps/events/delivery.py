@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from django.conf import settings
@@ -187,13 +187,66 @@ def _lease_until(now: datetime, count: int) -> datetime:
     return now + timedelta(seconds=lease_seconds() * rounds)
 
 
-def _load_claimed(claimed: Sequence[uuid.UUID]) -> list[Delivery]:
+@dataclass(frozen=True, slots=True)
+class _EventRow:
+    """The committed event's columns the envelope needs (event_envelope reads these attributes)."""
+
+    id: uuid.UUID
+    type: str
+    subject: str
+    sequence: int | None
+    created_at: datetime
+    api_version: str
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A leased delivery, read in one query with its event (model instances cost ~0.2 ms each)."""
+
+    id: uuid.UUID
+    endpoint: WebhookEndpoint
+    attempt_count: int
+    batch_id: uuid.UUID | None
+    event: _EventRow
+
+    @property
+    def endpoint_id(self) -> uuid.UUID:
+        return self.endpoint.id
+
+    @property
+    def message_id(self) -> str:
+        return f"batch_{self.batch_id}" if self.batch_id else f"msg_{self.id.hex}"
+
+
+def _load_claimed(claimed: Sequence[uuid.UUID]) -> list[Claimed]:
+    """The claimed rows with their events (one query, read after commit: the committed sequence)
+    and their endpoints (one more)."""
     if not claimed:
         return []
-    return list(Delivery.objects.filter(id__in=claimed).select_related("event", "endpoint").order_by("event__sequence"))
+    delivery, event = Delivery._meta.db_table, Event._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT d.id, d.endpoint_id, d.attempt_count, d.batch_id, e.id, e.type, e.subject, e.sequence,"  # noqa: S608
+            f" e.created_at, e.api_version, e.data::text FROM {delivery} AS d JOIN {event} AS e ON e.id = d.event_id"
+            " WHERE d.id = ANY(%s::uuid[]) ORDER BY e.sequence, e.created_at",
+            [[str(i) for i in claimed]],
+        )
+        rows = cursor.fetchall()
+    endpoints = WebhookEndpoint.objects.in_bulk({row[1] for row in rows})
+    return [
+        Claimed(
+            row[0],
+            endpoints[row[1]],
+            row[2],
+            row[3],
+            _EventRow(row[4], row[5], row[6], row[7], row[8], row[9], json.loads(row[10])),
+        )
+        for row in rows
+    ]
 
 
-def _claim_many(ids: Sequence[str], now: datetime) -> list[Delivery]:
+def _claim_many(ids: Sequence[str], now: datetime) -> list[Claimed]:
     """Lease every given delivery that is due, pending, unleased and whose endpoint is enabled.
 
     One UPDATE ... RETURNING, then one SELECT of the claimed rows with their event and endpoint.
@@ -211,7 +264,7 @@ def _claim_many(ids: Sequence[str], now: datetime) -> list[Delivery]:
     return _load_claimed(claimed)
 
 
-def claim_due(limit: int) -> list[Delivery]:
+def claim_due(limit: int) -> list[Claimed]:
     """Lease up to `limit` due deliveries of unbatched, enabled endpoints in one statement.
 
     UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n) RETURNING: concurrent
@@ -275,13 +328,13 @@ def drain(*, batch: int, budget_seconds: float, on_full_batch: Callable[[], None
 
 @dataclass
 class _Job:
-    delivery: Delivery
+    delivery: Claimed
     url: str
     secrets: list[str]
     body: bytes
 
 
-def send_claimed(deliveries: Sequence[Delivery]) -> dict[str, str]:
+def send_claimed(deliveries: Sequence[Claimed]) -> dict[str, str]:
     """POST claimed deliveries, each signed on its own, send_concurrency() at a time; record them in bulk.
 
     The envelopes (with the committed event's sequence, read from the database) are built and
@@ -292,11 +345,14 @@ def send_claimed(deliveries: Sequence[Delivery]) -> dict[str, str]:
         return {}
     schema = current_schema()
     refusals: dict[str, Outcome | None] = {}
+    targets: dict[uuid.UUID, tuple[str, list[str]]] = {}
     outcomes: dict[uuid.UUID, Outcome] = {}
     jobs: list[_Job] = []
     for item in deliveries:
         endpoint = item.endpoint
-        url, secrets = endpoint_target(endpoint)
+        if endpoint.id not in targets:
+            targets[endpoint.id] = endpoint_target(endpoint)
+        url, secrets = targets[endpoint.id]
         if endpoint.kind != EndpointKind.PLATFORM:  # the operator-configured platform URL is trusted
             if url not in refusals:
                 refusals[url] = _refusal(url)
@@ -304,7 +360,7 @@ def send_claimed(deliveries: Sequence[Delivery]) -> dict[str, str]:
             if refused is not None:
                 outcomes[item.id] = refused
                 continue
-        body = json.dumps(event_envelope(item.event, schema), separators=(",", ":")).encode()
+        body = json.dumps(event_envelope(cast(Event, item.event), schema), separators=(",", ":")).encode()
         jobs.append(_Job(item, url, secrets, body))
 
     def send(job: _Job) -> Outcome:
@@ -333,7 +389,7 @@ def _refusal(url: str) -> Outcome | None:
     return None
 
 
-def record_successes(succeeded: Sequence[tuple[Delivery, Outcome]], *, failing: set[uuid.UUID] | None = None) -> None:
+def record_successes(succeeded: Sequence[tuple[Claimed, Outcome]], *, failing: set[uuid.UUID] | None = None) -> None:
     """Mark deliveries delivered and log their attempts in one statement (atomic on its own).
 
     An endpoint that was failing (or failed in the same round) and answered 2xx is healthy again.
@@ -365,7 +421,7 @@ def record_successes(succeeded: Sequence[tuple[Delivery, Outcome]], *, failing: 
         WebhookEndpoint.objects.filter(id__in=recovered).update(failing_since=None)
 
 
-def record_failures(failed: Sequence[tuple[Delivery, Outcome]]) -> None:
+def record_failures(failed: Sequence[tuple[Claimed, Outcome]]) -> None:
     """Log failed attempts and move each delivery on (retry time in the database, or failed) in one statement.
 
     Then, once per endpoint: start its failing clock; a 410 Gone disables it at once; a

@@ -51,7 +51,7 @@ def kick_drain(*, force: bool = False) -> bool:
     if not (taken or force):
         return False
     try:
-        drain_webhooks.apply_async(kwargs={"slot": 0})
+        drain_webhooks.apply_async(kwargs={"slot": 0, "marker": key})
     except Exception:
         if taken:  # nothing will clear it: let the next commit try again
             redis_client().delete(key)
@@ -60,16 +60,17 @@ def kick_drain(*, force: bool = False) -> bool:
 
 
 @shared_task(base=TenantBoundTask, name="apps.events.tasks.drain_webhooks", ignore_result=True, tenant_cache_seconds=30)
-def drain_webhooks(slot: int = 0) -> int:
+def drain_webhooks(slot: int = 0, marker: str = "") -> int:
     """Send the tenant's due unbatched deliveries, WEBHOOK_DELIVERIES_PER_TASK claimed per round.
 
     Slot 0 is the drain that commits kick; while it finds full batches it starts helper drains
     (slots 1.. WEBHOOK_DRAINS_PER_TENANT-1, each behind its own marker) so a backlog uses more
     than one worker process. Idempotent: rows are claimed with a lease, SKIP LOCKED.
+    `marker` is the key the enqueuer took (the drain gives up exactly that one).
     """
     schema = current_schema()
     client = redis_client()
-    key = _drain_marker(schema, slot)
+    key = marker or _drain_marker(schema, slot)
     batch = max(1, settings.WEBHOOK_DELIVERIES_PER_TASK)
     total = 0
     while True:
@@ -77,7 +78,7 @@ def drain_webhooks(slot: int = 0) -> int:
         sent, more = delivery.drain(batch=batch, budget_seconds=DRAIN_BUDGET_SECONDS, on_full_batch=_start_helpers)
         total += sent
         if more:  # its turn is over; the marker stays with the re-enqueued message
-            drain_webhooks.apply_async(kwargs={"slot": slot})
+            drain_webhooks.apply_async(kwargs={"slot": slot, "marker": key})
             return total
         # Done: give the marker up, then look once more. A commit that found the marker still
         # taken committed before this delete, so this claim sees its deliveries.
@@ -95,8 +96,9 @@ def _start_helpers() -> None:
     schema = current_schema()
     client = redis_client()
     for slot in range(1, max(1, settings.WEBHOOK_DRAINS_PER_TENANT)):
-        if client.set(_drain_marker(schema, slot), "1", nx=True, ex=DRAIN_MARKER_SECONDS):
-            drain_webhooks.apply_async(kwargs={"slot": slot})
+        key = _drain_marker(schema, slot)
+        if client.set(key, "1", nx=True, ex=DRAIN_MARKER_SECONDS):
+            drain_webhooks.apply_async(kwargs={"slot": slot, "marker": key})
 
 
 @shared_task(base=TenantBoundTask, name="apps.events.tasks.deliver_webhook", ignore_result=True)
