@@ -2,11 +2,15 @@
 
 Events are published through the outbox in committed transactions of --per-transaction events
 each (a ledger operation publishes a few: invoice.finalized + invoice.sent, or
-payment.succeeded + invoice.paid, ...). A real Celery worker (2 prefork processes, real Redis)
-delivers them, signed, to a receiver on 127.0.0.1 (a separate process). Drain phase: the
-outbox is filled while the worker does not consume, then delivery alone is timed. Live phase:
-published while delivered, for commit-to-delivery latency. The baseline posts the same signed envelopes to the same
-receiver from a plain loop: 2 threads, one pooled httpx.Client each (the same concurrency).
+payment.succeeded + invoice.paid, ...). A real Celery worker (--concurrency prefork processes,
+real Redis) delivers them, signed, to a receiver on 127.0.0.1 (a separate process): each
+commit kicks the tenant's drain task (one message per burst), which claims due deliveries in
+rounds and POSTs them WEBHOOK_SEND_CONCURRENCY at a time over one keep-alive client per process.
+Drain phase: the outbox is filled while the worker does not consume, then delivery alone is
+timed. Live phase: published while delivered, for commit-to-delivery latency. The baseline
+posts the same signed envelopes to the same receiver from a plain loop with the same
+concurrency: as many threads (one pooled httpx.Client each) as the worker keeps POSTs in
+flight (processes working on the tenant x WEBHOOK_SEND_CONCURRENCY).
 Reported: both throughputs, their ratio (goal >= 0.5x), and commit-to-delivery p50/p99.
 
     python -m bench.webhooks [--events 10000] [--concurrency 2] [--per-transaction 4]
@@ -157,14 +161,35 @@ def main(argv: list[str] | None = None) -> int:
         ready.wait(10)
         base = f"http://127.0.0.1:{port}/"
         app.control.purge()
+        from django.conf import settings
+
+        from apps.core.redis import redis_client, redis_key
+
+        # A drain marker left by an interrupted earlier run would hold back the first kicks.
+        for key in redis_client().scan_iter(redis_key("events", "drain", SLUG, "*")):
+            redis_client().delete(key)
+        # POSTs the worker keeps in flight for one tenant: its processes that drain it at once,
+        # each WEBHOOK_SEND_CONCURRENCY at a time. The baseline uses as many threads.
+        drains = min(options.concurrency, max(1, settings.WEBHOOK_DRAINS_PER_TENANT))
+        in_flight = drains * max(1, settings.WEBHOOK_SEND_CONCURRENCY)
         worker = start_worker(options.concurrency, dict(os.environ))
+        deadline = time.monotonic() + 120
+        while not app.control.ping(destination=[f"bench-webhooks-{os.getpid()}@{os.uname().nodename}"], timeout=1.0):
+            if time.monotonic() > deadline or worker.poll() is not None:
+                raise RuntimeError("the bench worker never answered; see .local/bench-webhooks-worker.log")
         try:
             with schema_context(SLUG):
                 endpoint = endpoint_create(url=f"{base}hooks", event_types=["*"])
-                # Warm up: the worker's processes are up and connected before the clock starts.
+                # Warm up: every worker process has delivered (database connection, HTTP client)
+                # before the clock starts. A backlog of a few full claims makes the helper drain
+                # run too, on the other process.
+                app.control.cancel_consumer("webhooks", reply=True)
+                warm = 2 * options.concurrency * max(1, settings.WEBHOOK_DELIVERIES_PER_TASK)
                 with transaction.atomic():
-                    publish("account.created", "warm", {"account": "warm"})
-                wait_count(base, 1, 120)
+                    for n in range(warm):
+                        publish("account.created", f"warm-{n}", {"account": f"warm-{n}"})
+                app.control.add_consumer("webhooks", reply=True)
+                wait_count(base, warm, 300)
                 httpx.delete(base)
 
                 # 1. Live: publish while the worker delivers (latency, and the rate the publisher allows).
@@ -192,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
                     for e in Event.objects.filter(id__in=list(committed)).order_by("sequence")
                 ]
             httpx.delete(base)
-            chunks = [envelopes[i :: options.concurrency] for i in range(options.concurrency)]
+            chunks = [envelopes[i::in_flight] for i in range(in_flight)]
 
             def send(bodies: list[bytes]) -> None:
                 with httpx.Client(timeout=10, follow_redirects=False) as client:
@@ -215,28 +240,36 @@ def main(argv: list[str] | None = None) -> int:
     ratio = pipeline_rate / baseline_rate
     p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
     publish_rate = options.events / (published - started)
+    load = "/".join(f"{value:.2f}" for value in os.getloadavg())
+    send = max(1, settings.WEBHOOK_SEND_CONCURRENCY)
     body = f"""
 `account.created` events published {options.per_transaction} per committed transaction (outbox rows +
-delivery rows in the transaction, one Celery message per transaction on commit), delivered by a
+delivery rows in the transaction; on commit a Redis `SET NX` marker makes sure one drain task is
+queued or running for the tenant, so a burst of commits enqueues one message), delivered by a
 real Celery worker (`-c {options.concurrency}` prefork, real Redis) with Standard Webhooks
-signatures to a receiver process on 127.0.0.1 (TCP_NODELAY); baseline: the same signed
-envelopes POSTed by a plain httpx loop with the same concurrency ({options.concurrency} threads,
+signatures to a receiver process on 127.0.0.1 (TCP_NODELAY). The drain claims
+`WEBHOOK_DELIVERIES_PER_TASK={settings.WEBHOOK_DELIVERIES_PER_TASK}` due deliveries per statement
+(`FOR UPDATE SKIP LOCKED`, leased), POSTs them `WEBHOOK_SEND_CONCURRENCY={send}` at a time over
+one keep-alive httpx client per process and records each round in one statement; with a
+backlog a helper drain joins (`WEBHOOK_DRAINS_PER_TENANT={settings.WEBHOOK_DRAINS_PER_TENANT}`):
+at most **{in_flight} POSTs in flight** ({drains} processes x {send}). Baseline: the same
+signed envelopes POSTed by a plain httpx loop with the same concurrency (**{in_flight} threads**,
 one pooled client each). Two phases of {options.events:,} events each: **drain** (the events
-committed to the outbox and their messages queued while the worker does not consume; then
-timed from "consume" until the receiver has them all: outbox → Celery → receiver, the work
-the httpx loop does) and **live** (published while the worker delivers; the single
-publishing process is the limit there, since one tenant's publishes serialise on the event
-sequence row until commit).
+committed to the outbox while the worker does not consume; then timed from "consume" until
+the receiver has them all: outbox → Celery → receiver, the work the httpx loop does) and
+**live** (published while the worker delivers; the single publishing process is the limit
+there, since one tenant's publishes serialise on the event sequence row until commit).
 
 | | events/s |
 |---|---|
 | drain: outbox → Celery → receiver | {pipeline_rate:,.0f} |
-| plain httpx loop (baseline) | {baseline_rate:,.0f} |
+| plain httpx loop, {in_flight} threads (baseline) | {baseline_rate:,.0f} |
 | **ratio** (goal ≥ 0.5x) | **{ratio:.2f}x** |
 | live: publish → receiver (end to end) | {live_rate:,.0f} |
 | live: publishing alone | {publish_rate:,.0f} |
 
 Commit-to-delivery latency (live phase): p50 {p50:,.0f} ms, p99 {p99:,.0f} ms.
+Load average at the end (1/5/15 min): {load}.
 
 `python -m bench.webhooks --events {options.events} --per-transaction {options.per_transaction}`
 """

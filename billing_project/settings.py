@@ -368,7 +368,12 @@ WEBHOOK_SWEEP_SECONDS = env.float("WEBHOOK_SWEEP_SECONDS", default=15.0)
 WEBHOOK_SWEEP_GRACE_SECONDS = env.float("WEBHOOK_SWEEP_GRACE_SECONDS", default=10.0)
 WEBHOOK_MAX_BATCH_SIZE = 100
 WEBHOOK_MAX_REPLAY = 10_000
-WEBHOOK_DELIVERIES_PER_TASK = env.int("WEBHOOK_DELIVERIES_PER_TASK", default=20)
+# A tenant's drain task claims this many due deliveries per round (one UPDATE ... SKIP LOCKED),
+# POSTs them WEBHOOK_SEND_CONCURRENCY at a time per worker process; up to
+# WEBHOOK_DRAINS_PER_TENANT drains work on one tenant's backlog at once.
+WEBHOOK_DELIVERIES_PER_TASK = env.int("WEBHOOK_DELIVERIES_PER_TASK", default=100)
+WEBHOOK_SEND_CONCURRENCY = env.int("WEBHOOK_SEND_CONCURRENCY", default=8)
+WEBHOOK_DRAINS_PER_TENANT = env.int("WEBHOOK_DRAINS_PER_TENANT", default=2)
 CELERY_BEAT_SCHEDULE["events.sweep"] = {"task": "apps.events.tasks.sweep", "schedule": WEBHOOK_SWEEP_SECONDS}
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"].append("apps.events.schema.add_webhooks")  # type: ignore[attr-defined]
 # --- Notifications (apps.notifications) ---------------------------------------------------

@@ -12,12 +12,13 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from django.conf import settings
@@ -38,10 +39,21 @@ RETRYABLE_STATUS = frozenset({408, 429})
 SNIPPET_CHARS = 500
 
 
+def send_concurrency() -> int:
+    """POSTs one worker process keeps in flight at once (WEBHOOK_SEND_CONCURRENCY)."""
+    return max(1, int(settings.WEBHOOK_SEND_CONCURRENCY))
+
+
 @cache
 def http_client() -> httpx.Client:
-    """One pooled client per process (worker child): keep-alive connections across deliveries."""
+    """One pooled client per process (worker child): keep-alive connections across deliveries.
+
+    Shared by the sending threads (httpx.Client is thread-safe); the pool keeps one
+    connection per thread alive.
+    """
+    concurrency = send_concurrency()
     return httpx.Client(
+        limits=httpx.Limits(max_connections=max(concurrency, 10), max_keepalive_connections=max(concurrency, 10)),
         timeout=httpx.Timeout(
             connect=settings.WEBHOOK_CONNECT_TIMEOUT,
             read=settings.WEBHOOK_READ_TIMEOUT,
@@ -51,6 +63,12 @@ def http_client() -> httpx.Client:
         follow_redirects=False,
         headers={"user-agent": "DotMac-Billing-Webhooks/1"},
     )
+
+
+@cache
+def send_pool() -> ThreadPoolExecutor:
+    """The process' sending threads, created on first use (in the worker child, after the fork)."""
+    return ThreadPoolExecutor(max_workers=send_concurrency(), thread_name_prefix="webhook-send")
 
 
 @dataclass
@@ -163,13 +181,76 @@ def lease_seconds() -> float:
     return float(settings.WEBHOOK_CONNECT_TIMEOUT + 2 * settings.WEBHOOK_READ_TIMEOUT + 5)
 
 
-def _claim_many(ids: Sequence[str], now: datetime) -> list[Delivery]:
+def _lease_until(now: datetime, count: int) -> datetime:
+    """Long enough to send `count` deliveries, send_concurrency() at a time, each taking its full timeouts."""
+    rounds = -(-max(count, 1) // send_concurrency())
+    return now + timedelta(seconds=lease_seconds() * rounds)
+
+
+@dataclass(frozen=True, slots=True)
+class _EventRow:
+    """The committed event's columns the envelope needs (event_envelope reads these attributes)."""
+
+    id: uuid.UUID
+    type: str
+    subject: str
+    sequence: int | None
+    created_at: datetime
+    api_version: str
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A leased delivery, read in one query with its event (model instances cost ~0.2 ms each)."""
+
+    id: uuid.UUID
+    endpoint: WebhookEndpoint
+    attempt_count: int
+    batch_id: uuid.UUID | None
+    event: _EventRow
+
+    @property
+    def endpoint_id(self) -> uuid.UUID:
+        return self.endpoint.id
+
+    @property
+    def message_id(self) -> str:
+        return f"batch_{self.batch_id}" if self.batch_id else f"msg_{self.id.hex}"
+
+
+def _load_claimed(claimed: Sequence[uuid.UUID]) -> list[Claimed]:
+    """The claimed rows with their events (one query, read after commit: the committed sequence)
+    and their endpoints (one more)."""
+    if not claimed:
+        return []
+    delivery, event = Delivery._meta.db_table, Event._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT d.id, d.endpoint_id, d.attempt_count, d.batch_id, e.id, e.type, e.subject, e.sequence,"  # noqa: S608
+            f" e.created_at, e.api_version, e.data::text FROM {delivery} AS d JOIN {event} AS e ON e.id = d.event_id"
+            " WHERE d.id = ANY(%s::uuid[]) ORDER BY e.sequence, e.created_at",
+            [[str(i) for i in claimed]],
+        )
+        rows = cursor.fetchall()
+    endpoints = WebhookEndpoint.objects.in_bulk({row[1] for row in rows})
+    return [
+        Claimed(
+            row[0],
+            endpoints[row[1]],
+            row[2],
+            row[3],
+            _EventRow(row[4], row[5], row[6], row[7], row[8], row[9], json.loads(row[10])),
+        )
+        for row in rows
+    ]
+
+
+def _claim_many(ids: Sequence[str], now: datetime) -> list[Claimed]:
     """Lease every given delivery that is due, pending, unleased and whose endpoint is enabled.
 
     One UPDATE ... RETURNING, then one SELECT of the claimed rows with their event and endpoint.
-    The lease covers sending them one after the other.
     """
-    until = now + timedelta(seconds=lease_seconds() * len(ids))
     delivery, endpoint = Delivery._meta.db_table, WebhookEndpoint._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -177,12 +258,35 @@ def _claim_many(ids: Sequence[str], now: datetime) -> list[Delivery]:
             " WHERE d.endpoint_id = e.id AND e.enabled AND d.id = ANY(%s::uuid[])"
             " AND d.status = %s AND d.next_attempt_at <= %s AND (d.lease_until IS NULL OR d.lease_until < %s)"
             " RETURNING d.id",
-            [until, [str(i) for i in ids], DeliveryStatus.PENDING.value, now, now],
+            [_lease_until(now, len(ids)), [str(i) for i in ids], DeliveryStatus.PENDING.value, now, now],
         )
         claimed = [row[0] for row in cursor.fetchall()]
-    if not claimed:
-        return []
-    return list(Delivery.objects.filter(id__in=claimed).select_related("event", "endpoint").order_by("event__sequence"))
+    return _load_claimed(claimed)
+
+
+def claim_due(limit: int) -> list[Claimed]:
+    """Lease up to `limit` due deliveries of unbatched, enabled endpoints in one statement.
+
+    UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n) RETURNING: concurrent
+    drains of the same tenant take disjoint rows without waiting on each other, and the lease
+    keeps them apart afterwards (until it runs out: a killed worker's rows become due again).
+    """
+    now = timezone.now()
+    delivery, endpoint = Delivery._meta.db_table, WebhookEndpoint._meta.db_table
+    # The lease covers the rows actually claimed (see _lease_until), counted in the statement.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH picked AS (SELECT d.id FROM {delivery} AS d JOIN {endpoint} AS e ON e.id = d.endpoint_id"  # noqa: S608
+            " WHERE d.status = %s AND d.next_attempt_at <= %s AND (d.lease_until IS NULL OR d.lease_until < %s)"
+            " AND e.enabled AND e.batch_size <= 1"
+            " ORDER BY d.next_attempt_at LIMIT %s FOR UPDATE OF d SKIP LOCKED)"
+            f" UPDATE {delivery} SET lease_until = %s::timestamptz"
+            " + make_interval(secs => %s * ceil((SELECT count(*) FROM picked)::numeric / %s))"
+            " WHERE id IN (SELECT id FROM picked) RETURNING id",
+            [DeliveryStatus.PENDING.value, now, now, limit, now, lease_seconds(), send_concurrency()],
+        )
+        claimed = [row[0] for row in cursor.fetchall()]
+    return _load_claimed(claimed)
 
 
 def deliver(delivery_id: str | uuid.UUID) -> str:
@@ -191,43 +295,90 @@ def deliver(delivery_id: str | uuid.UUID) -> str:
 
 
 def deliver_many(delivery_ids: Sequence[str]) -> dict[str, str]:
-    """Send several (unbatched) deliveries, each in its own signed POST, claiming and recording them together.
+    """Send the given (unbatched) deliveries that are due and not held by another worker.
 
     Returns {delivery id: "delivered" | "failed"} for the ones claimed; the others were not due
-    or were held by another worker ("skipped"). Successes are recorded in one statement; a
-    failure goes through `record` (retry schedule, 410, disabling).
+    or were held by another worker ("skipped").
     """
-    now = timezone.now()
-    deliveries = _claim_many(delivery_ids, now)
+    return send_claimed(_claim_many(delivery_ids, timezone.now()))
+
+
+def drain(*, batch: int, budget_seconds: float, on_full_batch: Callable[[], None] | None = None) -> tuple[int, bool]:
+    """Send this tenant's due unbatched deliveries, `batch` claimed at a time, until none is due.
+
+    Returns (deliveries sent, more): `more` when it stopped on its time budget with a full
+    last batch (the caller re-enqueues itself, so one tenant's backlog never holds a worker
+    for long). `on_full_batch` runs when a claim came back full (a backlog).
+    """
+    started = time.monotonic()
+    sent = 0
+    while True:
+        deliveries = claim_due(batch)
+        if not deliveries:
+            return sent, False
+        if len(deliveries) == batch and on_full_batch is not None:
+            on_full_batch()
+        send_claimed(deliveries)
+        sent += len(deliveries)
+        if len(deliveries) < batch:
+            return sent, False
+        if time.monotonic() - started >= budget_seconds:
+            return sent, True
+
+
+@dataclass
+class _Job:
+    delivery: Claimed
+    url: str
+    secrets: list[str]
+    body: bytes
+
+
+def send_claimed(deliveries: Sequence[Claimed]) -> dict[str, str]:
+    """POST claimed deliveries, each signed on its own, send_concurrency() at a time; record them in bulk.
+
+    The envelopes (with the committed event's sequence, read from the database) are built and
+    the SSRF check (DNS) runs once per URL here; the POSTs run on the process' sending threads
+    over its one keep-alive client. Then one statement records every success, one every failure.
+    """
+    if not deliveries:
+        return {}
     schema = current_schema()
-    checked: dict[str, Outcome | None] = {}
-    results: dict[str, str] = {}
-    succeeded: list[tuple[Delivery, Outcome]] = []
-    failing: set[uuid.UUID] = set()
-    gone: set[uuid.UUID] = set()  # answered 410 (now disabled): send them nothing more
+    refusals: dict[str, Outcome | None] = {}
+    targets: dict[uuid.UUID, tuple[str, list[str]]] = {}
+    outcomes: dict[uuid.UUID, Outcome] = {}
+    jobs: list[_Job] = []
     for item in deliveries:
         endpoint = item.endpoint
-        if endpoint.id in gone:
-            Delivery.objects.filter(id=item.id).update(lease_until=None)
-            continue
-        url, secrets = endpoint_target(endpoint)
-        body = json.dumps(event_envelope(item.event, schema), separators=(",", ":")).encode()
-        guard = endpoint.kind != EndpointKind.PLATFORM
-        if guard and url not in checked:  # the SSRF check (DNS) once per URL per task
-            checked[url] = _refusal(url)
-        refused = checked.get(url) if guard else None
-        outcome = refused or post_signed(url, secrets, item.message_id, body, guard=False)
-        if outcome.ok:
-            succeeded.append((item, outcome))
-        else:
-            record(endpoint=endpoint, deliveries=[item], outcome=outcome)
-            failing.add(endpoint.id)
-            if outcome.status_code == 410:
-                gone.add(endpoint.id)
-        results[str(item.id)] = "delivered" if outcome.ok else "failed"
+        if endpoint.id not in targets:
+            targets[endpoint.id] = endpoint_target(endpoint)
+        url, secrets = targets[endpoint.id]
+        if endpoint.kind != EndpointKind.PLATFORM:  # the operator-configured platform URL is trusted
+            if url not in refusals:
+                refusals[url] = _refusal(url)
+            refused = refusals[url]
+            if refused is not None:
+                outcomes[item.id] = refused
+                continue
+        body = json.dumps(event_envelope(cast(Event, item.event), schema), separators=(",", ":")).encode()
+        jobs.append(_Job(item, url, secrets, body))
+
+    def send(job: _Job) -> Outcome:
+        return post_signed(job.url, job.secrets, job.delivery.message_id, job.body, guard=False)
+
+    if len(jobs) > 1 and send_concurrency() > 1:
+        sent = list(send_pool().map(send, jobs))
+    else:
+        sent = [send(job) for job in jobs]
+    outcomes.update((job.delivery.id, outcome) for job, outcome in zip(jobs, sent, strict=True))
+
+    succeeded = [(d, outcomes[d.id]) for d in deliveries if outcomes[d.id].ok]
+    failed = [(d, outcomes[d.id]) for d in deliveries if not outcomes[d.id].ok]
+    if failed:
+        record_failures(failed)
     if succeeded:
-        record_successes(succeeded, failing=failing)
-    return results
+        record_successes(succeeded, failing={d.endpoint_id for d, _o in failed})
+    return {str(d.id): "delivered" if outcomes[d.id].ok else "failed" for d in deliveries}
 
 
 def _refusal(url: str) -> Outcome | None:
@@ -238,8 +389,11 @@ def _refusal(url: str) -> Outcome | None:
     return None
 
 
-def record_successes(succeeded: Sequence[tuple[Delivery, Outcome]], *, failing: set[uuid.UUID] | None = None) -> None:
-    """Mark deliveries delivered and log their attempts in one statement (atomic on its own)."""
+def record_successes(succeeded: Sequence[tuple[Claimed, Outcome]], *, failing: set[uuid.UUID] | None = None) -> None:
+    """Mark deliveries delivered and log their attempts in one statement (atomic on its own).
+
+    An endpoint that was failing (or failed in the same round) and answered 2xx is healthy again.
+    """
     now = timezone.now()
     delivery, attempt = Delivery._meta.db_table, DeliveryAttempt._meta.db_table
     ids = [str(d.id) for d, _o in succeeded]
@@ -265,6 +419,61 @@ def record_successes(succeeded: Sequence[tuple[Delivery, Outcome]], *, failing: 
     }
     if recovered:
         WebhookEndpoint.objects.filter(id__in=recovered).update(failing_since=None)
+
+
+def record_failures(failed: Sequence[tuple[Claimed, Outcome]]) -> None:
+    """Log failed attempts and move each delivery on (retry time in the database, or failed) in one statement.
+
+    Then, once per endpoint: start its failing clock; a 410 Gone disables it at once; a
+    delivery that spent its schedule disables it when it has been failing for days.
+    """
+    now = timezone.now()
+    rows: list[tuple[str, int | None, int, str, str, str, datetime | None]] = []
+    counted: dict[str, list[datetime | None]] = {"failed": [], "gave_up": []}
+    gone: set[uuid.UUID] = set()
+    spent: set[uuid.UUID] = set()
+    for item, outcome in failed:
+        delay = None
+        if outcome.status_code == 410:
+            gone.add(item.endpoint_id)
+        elif outcome.retryable:
+            delay = next_delay(item.attempt_count + 1, outcome.retry_after)
+        if delay is None:
+            status, next_at = DeliveryStatus.FAILED.value, None
+            counted["gave_up"].append(None)
+            spent.add(item.endpoint_id)
+        else:
+            status, next_at = DeliveryStatus.PENDING.value, now + timedelta(seconds=delay)
+            counted["failed"].append(None)
+        rows.append(
+            (str(item.id), outcome.status_code, outcome.latency_ms, outcome.snippet, outcome.error, status, next_at)
+        )
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    delivery, attempt = Delivery._meta.db_table, DeliveryAttempt._meta.db_table
+    endpoints = {item.endpoint_id: item.endpoint for item, _o in failed}
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "WITH tried AS (SELECT * FROM unnest(%s::uuid[], %s::int[], %s::int[], %s::text[], %s::text[],"  # noqa: S608
+                " %s::text[], %s::timestamptz[]) AS t(id, code, latency, snippet, error, status, next_at)),"
+                f" logged AS (INSERT INTO {attempt}"
+                " (delivery_id, attempted_at, status_code, latency_ms, response_snippet, error)"
+                " SELECT id, %s, code, latency, snippet, error FROM tried)"
+                f" UPDATE {delivery} AS d SET attempt_count = d.attempt_count + 1, lease_until = NULL,"
+                " last_status_code = tried.code, last_error = tried.error, status = tried.status,"
+                " next_attempt_at = tried.next_at FROM tried WHERE d.id = tried.id",
+                [*columns, now],
+            )
+        clock = [endpoint_id for endpoint_id, endpoint in endpoints.items() if endpoint.failing_since is None]
+        if clock:
+            WebhookEndpoint.objects.filter(id__in=clock, failing_since__isnull=True).update(failing_since=now)
+        for endpoint_id in gone:
+            disable_endpoint(endpoint_id=endpoint_id, reason="The endpoint answered 410 Gone.")
+        for endpoint_id in spent - gone:
+            _disable_if_failing_for_days(endpoint_id, now)
+        for outcome_name, created in counted.items():
+            if created:
+                _count_after_commit(outcome_name, created)
 
 
 def flush_batch(endpoint_id: str | uuid.UUID, *, force: bool = False) -> str:

@@ -50,6 +50,9 @@ rolls back was never numbered: no gaps.)
   and 3xx fail at once (redirects are not followed). 410 Gone disables the endpoint at
   once; deliveries failing for over 3 days disable it too; both publish
   `webhook_endpoint.disabled`.
+- Not in order: an endpoint may receive several deliveries at once (each in its own signed
+  POST, several in flight per worker process) and a retry arrives after later events. Order
+  by `sequence` when order matters.
 - Batch mode (`batch_size` > 1): up to `batch_size` envelopes per POST as a JSON array,
   sent when full or `batch_window_seconds` after the oldest one; `webhook-id` is `batch_...`.
 - Every attempt is logged (`/api/v1/webhook-deliveries/`, admin) and can be replayed.

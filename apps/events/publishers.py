@@ -41,7 +41,7 @@ def endpoint_wants(endpoint: WebhookEndpoint, event_type: str) -> bool:
 
 
 class WebhookPublisher:
-    """One Delivery per subscribed endpoint, written with the event; enqueued after commit."""
+    """One Delivery per subscribed endpoint, written with the event; the tenant's drain kicked after commit."""
 
     def published(self, event: Event) -> None:
         if event.type == "webhook_endpoint.ping":
@@ -59,10 +59,8 @@ class WebhookPublisher:
         if not targets:
             return
         now = timezone.now()
-        deliveries = Delivery.objects.bulk_create(
-            Delivery(event=event, endpoint=e, next_attempt_at=now) for e in targets
-        )
-        pending.single.extend(str(d.id) for d, e in zip(deliveries, targets, strict=True) if not e.batched)
+        Delivery.objects.bulk_create(Delivery(event=event, endpoint=e, next_attempt_at=now) for e in targets)
+        pending.single = pending.single or any(not e.batched for e in targets)
         pending.batched.update({e.id: e for e in targets if e.batched})
 
 
@@ -82,7 +80,7 @@ def _load_endpoints() -> list[WebhookEndpoint]:
 
 
 class PendingEnqueue:
-    """The deliveries of one transaction (one schema), enqueued together by one on_commit callback.
+    """What one transaction (one schema) leaves to send, handed to Celery by one on_commit callback.
 
     It also keeps the tenant's endpoints, read at the transaction's first event (one query per
     transaction, not per event); saving or deleting an endpoint forgets them (signals below).
@@ -91,7 +89,7 @@ class PendingEnqueue:
     def __init__(self, schema: str) -> None:
         self.schema = schema
         self.endpoints: list[WebhookEndpoint] | None = None
-        self.single: list[str] = []
+        self.single = False  # unbatched deliveries: the drain sends them
         self.batched: dict[Any, WebhookEndpoint] = {}
 
     def __call__(self) -> None:
@@ -121,8 +119,9 @@ def _forget_endpoints(**_kwargs: Any) -> None:
             callback.endpoints = None
 
 
-def enqueue(schema: str, delivery_ids: list[str], batched: list[WebhookEndpoint]) -> None:
-    """After commit: the deliveries in as few messages as possible, a flush per batched endpoint.
+def enqueue(schema: str, single: bool, batched: list[WebhookEndpoint]) -> None:
+    """After commit: kick the tenant's drain for unbatched deliveries (no message when one is
+    already queued or running), a flush per batched endpoint.
 
     The sweeper backs both up (a lost message only delays a delivery).
     """
@@ -132,7 +131,8 @@ def enqueue(schema: str, delivery_ids: list[str], batched: list[WebhookEndpoint]
 
     try:
         with schema_context(schema):
-            tasks.enqueue_deliveries(delivery_ids)
+            if single:
+                tasks.kick_drain()
             for endpoint in batched:
                 tasks.flush_webhook_batch.apply_async(args=[str(endpoint.id)])
                 tasks.schedule_batch_window(endpoint)

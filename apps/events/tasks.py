@@ -1,4 +1,12 @@
-"""Thin Celery tasks on the `webhooks` queue; the work is in apps.events.delivery."""
+"""Thin Celery tasks on the `webhooks` queue; the work is in apps.events.delivery.
+
+Unbatched deliveries go out through a per-tenant **drain**: a committed transaction does not
+enqueue its deliveries, it makes sure one drain task is queued or running for its tenant
+(`kick_drain`: a Redis SET NX marker, so a burst of commits enqueues one message), and the
+drain claims due deliveries many at a time until none is left. The marker only saves
+messages: a lost marker or message delays nothing beyond the sweeper (every
+WEBHOOK_SWEEP_SECONDS), which finds due deliveries in the database and kicks the drain.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +27,79 @@ from apps.events.models import Delivery, DeliveryStatus, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 
+# A drain refreshes its marker every round; a killed drain's marker expires after this long
+# (meanwhile the sweeper kicks a new drain regardless of the marker).
+DRAIN_MARKER_SECONDS = 60
+# A drain with work left re-enqueues itself after this long, so tenants take turns on a worker.
+DRAIN_BUDGET_SECONDS = 20.0
+
+
+def _drain_marker(schema: str, slot: int) -> str:
+    return redis_key("events", "drain", schema, str(slot))
+
+
+def kick_drain(*, force: bool = False) -> bool:
+    """Make sure a drain runs for the current tenant after this point; True if a message was enqueued.
+
+    Enqueues a drain only when none holds the tenant's marker (or with `force`: the sweeper,
+    which cannot tell a live marker from a killed drain's). Every drain deletes its marker and
+    then claims once more before it stops, so a commit that found the marker taken has its
+    deliveries picked up by the drain that holds it.
+    """
+    key = _drain_marker(current_schema(), 0)
+    taken = bool(redis_client().set(key, "1", nx=True, ex=DRAIN_MARKER_SECONDS))
+    if not (taken or force):
+        return False
+    try:
+        drain_webhooks.apply_async(kwargs={"slot": 0, "marker": key})
+    except Exception:
+        if taken:  # nothing will clear it: let the next commit try again
+            redis_client().delete(key)
+        raise
+    return True
+
+
+@shared_task(base=TenantBoundTask, name="apps.events.tasks.drain_webhooks", ignore_result=True, tenant_cache_seconds=30)
+def drain_webhooks(slot: int = 0, marker: str = "") -> int:
+    """Send the tenant's due unbatched deliveries, WEBHOOK_DELIVERIES_PER_TASK claimed per round.
+
+    Slot 0 is the drain that commits kick; while it finds full batches it starts helper drains
+    (slots 1.. WEBHOOK_DRAINS_PER_TENANT-1, each behind its own marker) so a backlog uses more
+    than one worker process. Idempotent: rows are claimed with a lease, SKIP LOCKED.
+    `marker` is the key the enqueuer took (the drain gives up exactly that one).
+    """
+    schema = current_schema()
+    client = redis_client()
+    key = marker or _drain_marker(schema, slot)
+    batch = max(1, settings.WEBHOOK_DELIVERIES_PER_TASK)
+    total = 0
+    while True:
+        client.set(key, "1", ex=DRAIN_MARKER_SECONDS)
+        sent, more = delivery.drain(batch=batch, budget_seconds=DRAIN_BUDGET_SECONDS, on_full_batch=_start_helpers)
+        total += sent
+        if more:  # its turn is over; the marker stays with the re-enqueued message
+            drain_webhooks.apply_async(kwargs={"slot": slot, "marker": key})
+            return total
+        # Done: give the marker up, then look once more. A commit that found the marker still
+        # taken committed before this delete, so this claim sees its deliveries.
+        client.delete(key)
+        sent, more = delivery.drain(batch=batch, budget_seconds=0.0)
+        total += sent
+        if not sent:
+            return total
+        if not client.set(key, "1", nx=True, ex=DRAIN_MARKER_SECONDS):
+            return total  # a commit kicked a new drain meanwhile: it carries on
+
+
+def _start_helpers() -> None:
+    """A full batch means a backlog: make sure the helper drains run (one message per free slot)."""
+    schema = current_schema()
+    client = redis_client()
+    for slot in range(1, max(1, settings.WEBHOOK_DRAINS_PER_TENANT)):
+        key = _drain_marker(schema, slot)
+        if client.set(key, "1", nx=True, ex=DRAIN_MARKER_SECONDS):
+            drain_webhooks.apply_async(kwargs={"slot": slot, "marker": key})
+
 
 @shared_task(base=TenantBoundTask, name="apps.events.tasks.deliver_webhook", ignore_result=True)
 def deliver_webhook(delivery_id: str) -> str:
@@ -26,21 +107,13 @@ def deliver_webhook(delivery_id: str) -> str:
     return delivery.deliver(delivery_id)
 
 
-# The tenant row behind a schema name is cached for a few seconds per worker process (one query
-# less per message); the schema name itself comes from the message, so isolation is unchanged.
+# Kept for messages queued before the drain existed; nothing enqueues it any more.
 @shared_task(
     base=TenantBoundTask, name="apps.events.tasks.deliver_webhooks", ignore_result=True, tenant_cache_seconds=30
 )
 def deliver_webhooks(delivery_ids: list[str]) -> int:
-    """Send several deliveries (one committed transaction's, or a sweep's chunk); idempotent per delivery."""
+    """Send several given deliveries; idempotent per delivery."""
     return sum(1 for result in delivery.deliver_many(delivery_ids).values() if result == "delivered")
-
-
-def enqueue_deliveries(delivery_ids: list[str]) -> None:
-    """One message per WEBHOOK_DELIVERIES_PER_TASK deliveries (a lost one is the sweeper's)."""
-    size = max(1, settings.WEBHOOK_DELIVERIES_PER_TASK)
-    for start in range(0, len(delivery_ids), size):
-        deliver_webhooks.apply_async(args=[delivery_ids[start : start + size]])
 
 
 @shared_task(base=TenantBoundTask, name="apps.events.tasks.flush_webhook_batch", ignore_result=True)
@@ -61,7 +134,10 @@ def schedule_batch_window(endpoint: WebhookEndpoint) -> None:
 
 
 def sweep_schema(limit: int = 5000) -> int:
-    """Enqueue this tenant's due deliveries (retries, and first attempts whose message was lost)."""
+    """Kick this tenant's drain when deliveries are due (retries, and first attempts whose kick was lost).
+
+    Returns how many due deliveries it found (up to `limit`) plus the batched endpoints flushed.
+    """
     now = timezone.now()
     grace = now - timedelta(seconds=settings.WEBHOOK_SWEEP_GRACE_SECONDS)
     due = Delivery.objects.filter(
@@ -70,9 +146,9 @@ def sweep_schema(limit: int = 5000) -> int:
         status=DeliveryStatus.PENDING,
         endpoint__enabled=True,
     )
-    single = [str(i) for i in due.filter(endpoint__batch_size__lte=1).values_list("id", flat=True)[:limit]]
-    enqueue_deliveries(single)
-    count = len(single)
+    count = len(due.filter(endpoint__batch_size__lte=1).values_list("id", flat=True)[:limit])
+    if count:
+        kick_drain(force=True)
     batched = due.filter(endpoint__batch_size__gt=1).values_list("endpoint_id", flat=True).distinct()
     for endpoint_id in batched:
         flush_webhook_batch.apply_async(args=[str(endpoint_id)], kwargs={"force": True})
@@ -90,5 +166,5 @@ def sweep() -> int:
         with schema_context(schema):
             total += sweep_schema()
     if total:
-        logger.info("webhook sweeper enqueued %s deliveries", total)
+        logger.info("webhook sweeper found %s due deliveries", total)
     return total

@@ -164,6 +164,6 @@ def _enqueue_after_commit(deliveries: list[Delivery]) -> None:
     from apps.events.publishers import enqueue
 
     schema = current_schema()
-    single = [str(d.id) for d in deliveries if not d.endpoint.batched]
+    single = any(not d.endpoint.batched for d in deliveries)
     batched = list({d.endpoint_id: d.endpoint for d in deliveries if d.endpoint.batched}.values())
     transaction.on_commit(lambda: enqueue(schema, single, batched))

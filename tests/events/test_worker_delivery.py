@@ -180,3 +180,30 @@ def test_a_worker_killed_during_delivery_still_delivers(
     ids = {r.headers["webhook-id"] for r in receiver.received}
     assert ids == {delivery.message_id}
     assert celery_worker.poll() is None  # the master replaced its children
+
+
+def test_a_burst_of_commits_is_drained_once_each(
+    live: Tenant, celery_worker: subprocess.Popen[bytes], receiver: Receiver
+) -> None:
+    from apps.core.redis import redis_client
+    from apps.events.services import publish
+    from apps.events.tasks import _drain_marker
+
+    with schema_context(live.schema_name):
+        endpoint = endpoint_create(url=receiver.url, event_types=["account.created"])
+        for first in range(0, 150, 3):  # 50 commits: they kick one drain (or a few), not 50 messages
+            with transaction.atomic():
+                for n in range(first, first + 3):
+                    publish("account.created", f"acc-{n}", {"account": f"acc-{n}"})
+        wait_until(lambda: len(receiver.received) >= 150, timeout=120)
+        wait_until(
+            lambda: not Delivery.objects.filter(endpoint=endpoint).exclude(status=DeliveryStatus.DELIVERED).exists(),
+            timeout=60,
+        )
+        ids = [r.headers["webhook-id"] for r in receiver.received]
+        assert len(ids) == len(set(ids)) == 150
+        assert set(ids) == {d.message_id for d in Delivery.objects.filter(endpoint=endpoint)}
+        for request in receiver.received:
+            Webhook(endpoint.secret).verify(request.body, request.headers)
+        # Every drain gave its marker up when it found nothing more to send.
+        wait_until(lambda: not redis_client().exists(_drain_marker(live.schema_name, 0)), timeout=30)
