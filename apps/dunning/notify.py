@@ -27,7 +27,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mass_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from apps.core.money import money_str
 from apps.dunning.models import DunningCase, DunningStep, Outcome
@@ -137,7 +137,10 @@ def account_suspended(case: DunningCase) -> Notice:
 
 
 def _event_notice(case: DunningCase, event_type: str) -> Notice:
-    event = Event.objects.filter(type=event_type, subject=str(case.account_id)).order_by("-sequence").first()
+    # The event was just published in this transaction, so it has no number yet (events are
+    # numbered at commit): unnumbered rows first, then the newest numbered one.
+    newest = F("sequence").desc(nulls_first=True)
+    event = Event.objects.filter(type=event_type, subject=str(case.account_id)).order_by(newest, "-created_at").first()
     ids = [str(n.pk) for n in notifications_for_event(event)] if event is not None else []
     return Notice(Outcome.SUCCEEDED, f"the customer is told by the {event_type} notice", ids)
 
