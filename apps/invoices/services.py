@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, Sum, Window
 from django.utils import timezone
 
 from apps.accounts.models import Account, AccountStatus, BillingSettings
@@ -316,7 +317,33 @@ def lock_open_invoices(account: Account, invoice_ids: Sequence[Any] | None = Non
     if invoice_ids is not None:
         queryset = queryset.filter(pk__in=list(invoice_ids))
     locked = list(queryset.select_for_update().order_by("pk"))
-    return sorted(locked, key=lambda inv: (inv.due_date or dt.date.max, inv.finalized_at or timezone.now(), inv.pk))
+    return sorted(locked, key=_oldest_due_first)
+
+
+def _oldest_due_first(invoice: Invoice) -> tuple[Any, ...]:
+    return (invoice.due_date or dt.date.max, invoice.finalized_at or timezone.now(), invoice.pk)
+
+
+def lock_invoices_to_pay(account: Account, amount: Decimal) -> list[Invoice]:
+    """The account's open invoices that `amount` reaches when paid oldest due first (each one
+    whose predecessors leave something of it unpaid), locked by id (the shared lock order),
+    oldest due first: what lock_open_invoices would give for a payment, without locking (and
+    reading) every other open invoice of the account.
+
+    The caller holds the account lock, so no money movement changes these invoices meanwhile;
+    should one have left `open` all the same, every open invoice is locked as before.
+    """
+    order = [F("due_date").asc(nulls_last=True), F("finalized_at").asc(nulls_last=True), F("id").asc()]
+    reached = (
+        Invoice.objects.filter(account=account, status=InvoiceStatus.OPEN)
+        .annotate(due_before=Window(Sum("amount_due"), order_by=order) - F("amount_due"))
+        .filter(due_before__lt=amount)
+        .values("pk")
+    )
+    locked = list(Invoice.objects.filter(pk__in=reached).select_for_update().order_by("pk"))
+    if any(invoice.status != InvoiceStatus.OPEN for invoice in locked):
+        return [invoice for invoice in lock_open_invoices(account) if invoice.status == InvoiceStatus.OPEN]
+    return sorted(locked, key=_oldest_due_first)
 
 
 def quantize_for(invoice: Invoice, amount: Decimal) -> Decimal:

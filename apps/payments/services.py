@@ -24,7 +24,7 @@ from apps.core.errors import InvalidTransition, ValidationFailed
 from apps.core.money import MoneyError, money_str, parse_amount
 from apps.events.services import publish
 from apps.invoices.models import Invoice, InvoiceStatus
-from apps.invoices.services import invoice_settle, invoice_unsettle, lock_open_invoices
+from apps.invoices.services import invoice_settle, invoice_unsettle, lock_invoices_to_pay, lock_open_invoices
 from apps.payments.models import Payment, PaymentAllocation, PaymentMethod, PaymentStatus, Refund
 
 
@@ -156,8 +156,7 @@ def payment_record(
         if allocations:
             invoices, amounts = _explicit_targets(locked_account, payment, allocations)
         else:
-            invoices = lock_open_invoices(locked_account)
-            invoices = [invoice for invoice in invoices if invoice.status == InvoiceStatus.OPEN]
+            invoices = lock_invoices_to_pay(locked_account, total)
             amounts = _oldest_first(total, invoices)
         payment.amount_allocated = sum((portion for portion in amounts if portion > 0), Decimal(0))
         if gateway_reference:  # only a gateway reference can collide (payment_gateway_reference_unique)
