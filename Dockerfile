@@ -56,6 +56,7 @@ ENV DJANGO_ENV=production \
     PORT=8000 \
     WEB_CONCURRENCY=2 \
     PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus \
+    CELERY_HEARTBEAT_FILE=/tmp/celery-heartbeat \
     MIGRATION_BACKUP_DIR=/var/lib/billing/migration-backups
 RUN install -d -o billing -g billing /var/lib/billing/migration-backups \
     && chmod 0555 /app/deploy/docker/entrypoint.sh

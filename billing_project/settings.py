@@ -239,7 +239,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler, touching beat's liveness heartbeat on every tick.
+CELERY_BEAT_SCHEDULER = "billing_project.observability.beat:HeartbeatScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Logging ------------------------------------------------------------------------------
@@ -413,7 +414,8 @@ PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 HEALTH_MIGRATION_SAMPLE = env.int("HEALTH_MIGRATION_SAMPLE", default=3)
 HEALTH_OUTBOX_LAG_SECONDS = env.float("HEALTH_OUTBOX_LAG_SECONDS", default=900.0)
 HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default=3.0)
-# Celery worker liveness: the worker touches this file every CELERY_HEARTBEAT_SECONDS.
+# Celery worker liveness: the worker touches this file every CELERY_HEARTBEAT_SECONDS, beat touches
+# "<file>-beat" every tick (billing_project.observability.heartbeat is the probe).
 CELERY_HEARTBEAT_FILE = env.str("CELERY_HEARTBEAT_FILE", default=str(LOCAL_DIR / "celery-heartbeat"))
 CELERY_HEARTBEAT_SECONDS = env.float("CELERY_HEARTBEAT_SECONDS", default=10.0)
 # Logs: JSON lines in production (and whenever LOG_FORMAT=json), readable lines in dev.

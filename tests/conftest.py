@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_context
 
@@ -246,3 +247,28 @@ def login_a(in_tenant_a: Tenant) -> Any:
         return client
 
     return login
+
+
+# --- Events: numbered at the end of each INSERT in rolled-back tests (apps.events) ---------
+@pytest.fixture(autouse=True)
+def _events_numbered_in_rolled_back_tests(request: pytest.FixtureRequest) -> None:
+    """Events are numbered at COMMIT by a deferred constraint trigger (EventSequence), and a
+    test in pytest-django's rolled-back transaction never commits: there the trigger is made
+    IMMEDIATE (same function, fired at the end of each INSERT), so such tests read numbered
+    events. Tests on committed connections (tests/events/test_sequence_concurrency.py) keep
+    the real commit-time numbering."""
+    uses_db = {"db", "transactional_db"} & set(request.fixturenames)
+    if not uses_db and request.node.get_closest_marker("django_db") is None:
+        return
+    request.getfixturevalue("db" if "transactional_db" not in request.fixturenames else "transactional_db")
+    if not connection.in_atomic_block:  # a transactional test: commits are real
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT string_agg(quote_ident(n.nspname) || '.' || quote_ident(tg.tgname), ', ')"
+            " FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE tg.tgname = 'events_event_number_at_commit'"
+        )
+        (triggers,) = cursor.fetchone()
+        if triggers:
+            cursor.execute(f"SET CONSTRAINTS {triggers} IMMEDIATE")

@@ -1,7 +1,8 @@
 """Masking of personal data where it is not needed: logs, webhook payloads, error reports.
 
-One helper set that both the structlog masking processor (observability) and the event /
-webhook code use, so that "what a masked e-mail looks like" is decided once:
+One helper set that the structlog masking processor (billing_project.observability.logs, which
+adds credentials and a looser phone pattern on top), the stdlib `MaskingFilter` below and the
+event / webhook code use, so that "what a masked e-mail looks like" is decided once:
 
 - `mask_email("ada.obi@example.com")` -> `"a***@example.com"` (the domain stays: it is what
   support needs to tell a bounce from a typo);
@@ -47,13 +48,16 @@ def mask_email(value: str) -> str:
     return f"{local[0]}{MASK * 3}@{domain}"
 
 
-def mask_phone(value: str) -> str:
-    """`+2348012345678` -> `+234*******678`: the country code and the last three digits stay."""
+def mask_phone(value: str, *, country_code: bool = True, keep_last: int = 3) -> str:
+    """`+2348012345678` -> `+234*******678`: the country code and the last three digits stay.
+
+    `country_code=False, keep_last=2` is the logs' stricter form (`+***********78`).
+    """
     digits = re.sub(r"\D", "", value)
     if len(digits) < 7:
         return MASK * len(digits) if digits else value
-    head = digits[:3] if value.strip().startswith("+") else ""
-    tail = digits[-3:]
+    head = digits[:3] if country_code and value.strip().startswith("+") else ""
+    tail = digits[-keep_last:] if keep_last else ""
     masked = f"{head}{MASK * (len(digits) - len(head) - len(tail))}{tail}"
     return f"+{masked}" if value.strip().startswith("+") else masked
 
@@ -84,13 +88,26 @@ def _mask_card_match(match: re.Match[str]) -> str:
     return match.group(0)
 
 
-def mask_text(text: str) -> str:
-    """Mask every e-mail address, card number (Luhn-valid) and +E.164 phone number in `text`."""
+def _mask_phone_match(match: re.Match[str]) -> str:
+    return mask_phone(match.group(0))
+
+
+def mask_text(
+    text: str,
+    *,
+    phone_pattern: re.Pattern[str] = PHONE_PATTERN,
+    phone: Callable[[re.Match[str]], str] = _mask_phone_match,
+) -> str:
+    """Mask every e-mail address, card number (Luhn-valid) and +E.164 phone number in `text`.
+
+    `phone_pattern` and `phone` (a match -> replacement) let a caller find and mask phone
+    numbers its own way (the logs: numbers without `+` too, fewer digits kept).
+    """
     if not text:
         return text
     text = EMAIL_PATTERN.sub(lambda match: mask_email(match.group(0)), text)
     text = CARD_PATTERN.sub(_mask_card_match, text)
-    return PHONE_PATTERN.sub(lambda match: mask_phone(match.group(0)), text)
+    return phone_pattern.sub(phone, text)
 
 
 def _maskers() -> dict[str, Callable[[str], str]]:

@@ -10,11 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import apps as global_apps
-from django.contrib.auth.management import create_permissions
 from django.db import DEFAULT_DB_ALIAS
-from django_tenants.utils import get_public_schema_name
 
-from apps.core.tenancy import current_schema
+from apps.core.roles import grant_after_tenant_migrate, grant_role_permissions
 
 VIEW = [
     "view_dunningpolicy",
@@ -38,18 +36,7 @@ ROLE_PERMISSIONS = {
 
 
 def grant_dunning_permissions(*, apps: Any = global_apps, using: str = DEFAULT_DB_ALIAS) -> None:
-    create_permissions(global_apps.get_app_config("dunning"), verbosity=0, using=using, apps=apps)
-    group_model = apps.get_model("auth", "Group")
-    permission_model = apps.get_model("auth", "Permission")
-    for name, codenames in ROLE_PERMISSIONS.items():
-        group = group_model.objects.using(using).filter(name=name).first()
-        if group is None:
-            continue
-        perms = permission_model.objects.using(using).filter(content_type__app_label="dunning", codename__in=codenames)
-        group.permissions.add(*perms)
+    grant_role_permissions("dunning", ROLE_PERMISSIONS, apps=apps, using=using)
 
 
-def grant_after_migrate(sender: Any, *, using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:
-    if current_schema() == get_public_schema_name():
-        return
-    grant_dunning_permissions(apps=kwargs.get("apps") or global_apps, using=using)
+grant_after_migrate = grant_after_tenant_migrate("dunning", ROLE_PERMISSIONS)

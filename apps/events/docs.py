@@ -30,6 +30,14 @@ to every enabled webhook endpoint whose `event_types` match (`invoice.finalized`
 concerned (and `account` where one applies); amounts are strings. Fields may be added at any
 time: ignore the ones you do not know. Removing or renaming a field bumps the type's version.
 
+Events are numbered when their transaction commits, so a reader of `after_sequence=N` never
+misses an event that commits late: an event with number N+1 is only visible once every event
+up to N is. (How: `publish()` inserts the event without a number and takes no lock; a deferred
+constraint trigger, `events_event_number_at_commit`, takes the tenant's counter row at COMMIT
+and numbers the transaction's events, so the counter is held only for the commit itself and
+transactions of one tenant do not wait for each other while they run. A transaction that
+rolls back was never numbered: no gaps.)
+
 ## Delivery
 
 - Signed per [Standard Webhooks](https://www.standardwebhooks.com/): headers `webhook-id`

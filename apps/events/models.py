@@ -8,11 +8,20 @@ from django.db import models
 
 
 class EventSequence(models.Model):
-    """The tenant's single event counter row.
+    """The tenant's single event counter row, taken at COMMIT time.
 
-    `publish()` increments it with UPDATE ... RETURNING, which holds the row lock until the
-    publishing transaction commits: sequences are gapless and follow commit order, so a
-    reader of `after_sequence=N` never misses an event that commits late.
+    `publish()` inserts its Event with `sequence` NULL and takes no lock. The deferred
+    constraint trigger `events_event_number_at_commit` (migration 0004) fires for each such
+    row when its transaction commits: it increments this row (UPDATE ... RETURNING) and
+    writes the number into the event. The row lock is held only from that commit-time
+    trigger to the end of the commit, so transactions publishing in one tenant no longer
+    wait for each other while they run, and still:
+    - sequences are gapless (a rolled-back transaction never fired its trigger);
+    - sequences follow commit order: the next committing transaction's trigger waits for
+      this row until the previous commit is visible, so a reader of `after_sequence=N`
+      never misses an event that commits late.
+    Rows inserted with a number already (apps.dunning.outbox reserves a block here and holds
+    the row until commit) are left alone by the trigger (its WHEN clause).
     """
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
@@ -31,7 +40,9 @@ class Event(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     type = models.CharField(max_length=100, db_index=True)
     subject = models.CharField(max_length=100, blank=True, help_text="Id of the object the event is about.")
-    sequence = models.BigIntegerField(unique=True)
+    # NULL until the publishing transaction commits (EventSequence): committed events always
+    # have one, so readers in other transactions never see NULL.
+    sequence = models.BigIntegerField(null=True, unique=True)
     created_at = models.DateTimeField(db_index=True)
     api_version = models.CharField(max_length=10)
     data = models.JSONField()

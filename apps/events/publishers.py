@@ -23,7 +23,7 @@ from django.utils.module_loading import import_string
 
 from apps.core.tenancy import current_schema
 from apps.events.models import Delivery, EndpointKind, Event, WebhookEndpoint
-from apps.events.services import event_envelope
+from apps.events.services import event_envelope, sequence_of
 from apps.events.signing import new_secret
 
 logger = logging.getLogger(__name__)
@@ -140,22 +140,36 @@ def enqueue(schema: str, delivery_ids: list[str], batched: list[WebhookEndpoint]
         logger.warning("could not enqueue webhook deliveries; the sweeper will", exc_info=True)
 
 
+def _committed_envelope(event: Event, schema: str) -> dict[str, Any]:
+    """The envelope once the publishing transaction has committed: with the sequence it got then."""
+    from django_tenants.utils import schema_context
+
+    with schema_context(schema):
+        sequence_of(event)
+    return event_envelope(event, schema)
+
+
 class InMemoryPublisher:
     """Committed envelopes, in commit order, in `InMemoryPublisher.events` (tests read and clear it)."""
 
     events: ClassVar[list[dict[str, Any]]] = []
 
     def published(self, event: Event) -> None:
-        envelope = event_envelope(event, current_schema())
-        transaction.on_commit(lambda: self.events.append(envelope))
+        schema = current_schema()
+        transaction.on_commit(lambda: self.events.append(_committed_envelope(event, schema)))
 
 
 class LogPublisher:
     """Logs each committed event (dev)."""
 
     def published(self, event: Event) -> None:
-        envelope = event_envelope(event, current_schema())
-        transaction.on_commit(lambda: logger.info("event %s #%s %s", envelope["type"], envelope["sequence"], envelope))
+        schema = current_schema()
+
+        def log() -> None:
+            envelope = _committed_envelope(event, schema)
+            logger.info("event %s #%s %s", envelope["type"], envelope["sequence"], envelope)
+
+        transaction.on_commit(log)
 
 
 @cache

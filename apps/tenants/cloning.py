@@ -19,8 +19,13 @@ indexes and constraints by name:
   table exists (their text has no expression to re-parse).
 - Rows are copied (django_migrations too: nothing is pending afterwards) and identity
   sequences continue after them.
-Anything else in the template (views, functions, triggers, serial sequences, ...) makes the
-clone refuse, loudly, rather than differ silently.
+- Functions (apps/events migration 0004's commit-time numbering) are re-created from
+  pg_get_functiondef with the schema in their header rewritten, and triggers on the tables
+  from pg_get_triggerdef with the schema of their table rewritten, after the rows are copied
+  (copying rows fires no trigger). A function whose text names the template schema anywhere
+  else (a body, a `SET search_path`) is refused: it would keep working on the template.
+Anything else in the template (views, aggregates, disabled triggers, rules, serial sequences,
+...) makes the clone refuse, loudly, rather than differ silently.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ SELECT pg_describe_object(d.classid, d.objid, 0)
 FROM pg_depend d
 LEFT JOIN pg_class c ON d.classid = 'pg_class'::regclass AND c.oid = d.objid
 WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = %(namespace)s
+  AND NOT (d.classid = 'pg_proc'::regclass
+           AND EXISTS (SELECT 1 FROM pg_proc p WHERE p.oid = d.objid AND p.prokind IN ('f', 'p')))
   AND NOT coalesce(
       c.relkind = 'r'
       OR c.relkind = 'S' AND EXISTS (
@@ -85,8 +92,8 @@ UNION ALL
 SELECT pg_describe_object('pg_constraint'::regclass, con.oid, 0) || ' (NOT VALID)'
 FROM pg_constraint con WHERE con.conrelid = ANY(%(tables)s::oid[]) AND con.contype = 'c' AND NOT con.convalidated
 UNION ALL
-SELECT pg_describe_object('pg_trigger'::regclass, tg.oid, 0)
-FROM pg_trigger tg WHERE tg.tgrelid = ANY(%(tables)s::oid[]) AND NOT tg.tgisinternal
+SELECT pg_describe_object('pg_trigger'::regclass, tg.oid, 0) || ' (disabled or replica/always)'
+FROM pg_trigger tg WHERE tg.tgrelid = ANY(%(tables)s::oid[]) AND NOT tg.tgisinternal AND tg.tgenabled <> 'O'
 UNION ALL
 SELECT pg_describe_object('pg_rewrite'::regclass, r.oid, 0) FROM pg_rewrite r WHERE r.ev_class = ANY(%(tables)s::oid[])
 UNION ALL
@@ -154,6 +161,27 @@ WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = %(namespace)s AND
 ORDER BY t.relname, a.attnum
 """
 
+# The functions of a schema (found through pg_depend, like its tables) and their comments.
+FUNCTIONS_SQL = """
+SELECT quote_ident(p.proname), pg_get_functiondef(p.oid), pg_get_function_identity_arguments(p.oid),
+       CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, quote_literal(dsc.description)
+FROM pg_depend d
+JOIN pg_proc p ON p.oid = d.objid
+LEFT JOIN pg_description dsc ON dsc.objoid = p.oid AND dsc.classoid = 'pg_proc'::regclass AND dsc.objsubid = 0
+WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = %(namespace)s AND d.classid = 'pg_proc'::regclass
+ORDER BY p.proname, p.oid
+"""
+
+# The triggers on a schema's tables (not the internal ones of foreign keys) and their comments.
+TRIGGERS_SQL = """
+SELECT quote_ident(t.relname), quote_ident(tg.tgname), pg_get_triggerdef(tg.oid), quote_literal(dsc.description)
+FROM pg_trigger tg
+JOIN pg_class t ON t.oid = tg.tgrelid
+LEFT JOIN pg_description dsc ON dsc.objoid = tg.oid AND dsc.classoid = 'pg_trigger'::regclass AND dsc.objsubid = 0
+WHERE tg.tgrelid = ANY(%(tables)s::oid[]) AND NOT tg.tgisinternal
+ORDER BY t.relname, tg.tgname
+"""
+
 LIKE_OPTIONS = " ".join(
     f"INCLUDING {part}"
     for part in ("DEFAULTS", "IDENTITY", "GENERATED", "CONSTRAINTS", "INDEXES", "STORAGE", "COMPRESSION", "COMMENTS")
@@ -216,6 +244,10 @@ def _clone(cursor: Any, *, template: str, target: str, seqscan: str) -> None:
     cursor.execute(CONSTRAINTS_SQL, params)
     constraints = cursor.fetchall()
     identities = _identities(cursor, namespace=namespace, target=target)
+    cursor.execute(FUNCTIONS_SQL, params)
+    functions = _functions(cursor.fetchall(), template=template, source=source, destination=destination)
+    cursor.execute(TRIGGERS_SQL, params)
+    triggers = _triggers(cursor.fetchall(), template=template, source=source, destination=destination)
 
     cursor.execute(f"CREATE SCHEMA {destination}")
     _set(cursor, search_path=destination)
@@ -245,6 +277,9 @@ def _clone(cursor: Any, *, template: str, target: str, seqscan: str) -> None:
             if is_foreign_key
         ],
     )
+    # Functions first: a trigger names its function as PostgreSQL printed it with search_path =
+    # the template (unqualified when it lives there), now resolved with search_path = target.
+    _run(cursor, functions + triggers)
     _run(
         cursor,
         [f"COMMENT ON TABLE {destination}.{table} IS {comment}" for _oid, table, *_, comment in tables if comment]
@@ -261,6 +296,44 @@ def _clone(cursor: Any, *, template: str, target: str, seqscan: str) -> None:
 def _create_table(source: str, destination: str, table: str, unlogged: bool) -> str:
     persistence = "UNLOGGED " if unlogged else ""
     return f"CREATE {persistence}TABLE {destination}.{table} (LIKE {source}.{table} {LIKE_OPTIONS})"
+
+
+def _functions(rows: list[Any], *, template: str, source: str, destination: str) -> list[str]:
+    """CREATE FUNCTION statements (and COMMENTs) for the target, from the template's definitions."""
+    statements = []
+    for name, definition, arguments, kind, comment in rows:
+        head = f"CREATE OR REPLACE {kind} {source}.{name}("
+        if not definition.startswith(head):
+            raise TemplateNotCloneable(f"function {name} has a definition of an unexpected form: {definition[:200]}")
+        rest = definition[len(head) :]
+        if template in rest:
+            raise TemplateNotCloneable(
+                f"template schema {template!r} holds what a clone cannot reproduce exactly: "
+                f"function {name}({arguments}) names the template schema in its definition"
+            )
+        statements.append(f"CREATE {kind} {destination}.{name}({rest}")
+        if comment:
+            statements.append(f"COMMENT ON {kind} {destination}.{name}({arguments}) IS {comment}")
+    return statements
+
+
+def _triggers(rows: list[Any], *, template: str, source: str, destination: str) -> list[str]:
+    """CREATE TRIGGER statements (and COMMENTs) for the target's tables, from the template's definitions."""
+    statements = []
+    for table, name, definition, comment in rows:
+        on_table = f" ON {source}.{table} "
+        if definition.count(on_table) != 1:
+            raise TemplateNotCloneable(f"trigger {name} has a definition of an unexpected form: {definition}")
+        copied = definition.replace(on_table, f" ON {destination}.{table} ")
+        if template in copied.replace(f" ON {destination}.{table} ", " "):
+            raise TemplateNotCloneable(
+                f"template schema {template!r} holds what a clone cannot reproduce exactly: "
+                f"trigger {name} on {table} names the template schema in its definition"
+            )
+        statements.append(copied)
+        if comment:
+            statements.append(f"COMMENT ON TRIGGER {name} ON {destination}.{table} IS {comment}")
+    return statements
 
 
 def _namespace(cursor: Any, schema: str) -> int | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 from celery import bootsteps
@@ -84,9 +83,11 @@ def child_stopped(pid: int | None = None, **kwargs: Any) -> None:
 
 
 def touch_heartbeat(path: str | os.PathLike[str]) -> None:
-    file = Path(path)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    file.touch()
+    # Imported here: `python -m billing_project.observability.heartbeat` (the probe) imports
+    # this module through billing_project's Celery app before it runs as __main__.
+    from billing_project.observability import heartbeat
+
+    heartbeat.touch(path)
 
 
 @worker_ready.connect(dispatch_uid="observability.worker_ready")
@@ -99,8 +100,8 @@ def first_heartbeat(**kwargs: Any) -> None:
 class HeartbeatStep(bootsteps.StartStopStep):
     """Touch CELERY_HEARTBEAT_FILE from the worker's own timer: a wedged worker stops touching it.
 
-    Liveness probe: the file's mtime is recent (`manage.py health --worker`, or
-    `test $(($(date +%s) - $(stat -c %Y FILE))) -lt 60`), never `celery inspect ping`.
+    Liveness probe: the file's mtime is recent (`python -m billing_project.observability.heartbeat`,
+    or `manage.py health --worker`), never `celery inspect ping`.
     """
 
     requires = {"celery.worker.components:Timer"}

@@ -16,49 +16,32 @@ from typing import Any
 
 import structlog
 
+from apps.core import privacy
+
 # --- Masking ---------------------------------------------------------------------------------
+# E-mail addresses and card numbers are found and masked by apps.core.privacy (the one masking
+# helper); logs add credentials (bearer tokens, prefixed keys, secret-named fields) and a looser
+# phone pattern (with or without "+", 9+ digits) that keeps only the last two digits.
 SECRET_KEY_PATTERN = re.compile(r"pass(word)?|secret|token|authorization|api[_-]?key|cookie|signature", re.I)
-EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
-CARD = re.compile(r"(?<![\w-])(?:\d[ -]?){12,18}\d(?![\w-])")
 PHONE = re.compile(r"(?<![\w+-])\+?\d[\d ()-]{7,17}\d(?![\w-])")
 BEARER = re.compile(r"(Bearer\s+)\S+", re.I)
 PREFIXED_SECRET = re.compile(r"\b(bk|whsec|sk|rk|pk)_[A-Za-z0-9_-]{6,}")
 UNMASKED_KEYS = frozenset({"timestamp", "level", "logger", "request_id", "task_id", "parent_task_id", "tenant"})
 
 
-def _luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
-def _mask_card(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group(0))
-    if not _luhn_valid(digits):
-        return match.group(0)
-    return "*" * (len(digits) - 4) + digits[-4:]
-
-
 def _mask_phone(match: re.Match[str]) -> str:
     text = match.group(0)
-    digits = re.sub(r"\D", "", text)
     # Dates and times have separators every 2-4 digits but few digits; a phone has 9+ digits.
-    if len(digits) < 9 or re.fullmatch(r"\d{4}-\d{2}-\d{2}.*", text):
+    if len(re.sub(r"\D", "", text)) < 9 or re.fullmatch(r"\d{4}-\d{2}-\d{2}.*", text):
         return text
-    return ("+" if text.startswith("+") else "") + "*" * (len(digits) - 2) + digits[-2:]
+    return privacy.mask_phone(text, country_code=False, keep_last=2)
 
 
 def mask_text(text: str) -> str:
     """`ada@example.com` -> `a***@example.com`; cards keep their last 4 digits, phones their last 2."""
     text = BEARER.sub(r"\1[redacted]", text)
     text = PREFIXED_SECRET.sub(lambda match: match.group(1) + "_[redacted]", text)
-    text = EMAIL.sub(r"\1***@\2", text)
-    text = CARD.sub(_mask_card, text)
-    return PHONE.sub(_mask_phone, text)
+    return privacy.mask_text(text, phone_pattern=PHONE, phone=_mask_phone)
 
 
 def mask_value(key: str, value: Any) -> Any:

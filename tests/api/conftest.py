@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import jwt
@@ -97,7 +97,7 @@ def live_api() -> Iterator[str]:
     """A real threaded HTTP server on a free loopback port: each request thread has its own DB connection.
 
     It sees only committed data (the session tenants), and what it writes is committed:
-    tests clean up after themselves with `in_own_connection`.
+    tests clean up after themselves with `tests.concurrency.in_own_connection`.
     """
     server = ThreadedWSGIServer(("127.0.0.1", 0), _QuietHandler, allow_reuse_address=False)
     server.set_app(WSGIHandler())
@@ -130,28 +130,6 @@ def post_together(base_url: str, path: str, count: int, body: Any, headers: dict
         thread.join(timeout=90)
     assert len(responses) == count
     return responses
-
-
-def in_own_connection(work: Callable[[], Any]) -> Any:
-    """Run `work` in a thread with its own (autocommit) connection: commits outlive the test's rollback."""
-    from django.db import connections
-
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = work()
-        except BaseException as exc:
-            outcome["error"] = exc
-        finally:
-            connections.close_all()
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    worker.join(timeout=60)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -22,7 +21,8 @@ from apps.events.models import Event
 from apps.tenants.api.idempotency import request_fingerprint
 from apps.tenants.models import IdempotencyRecord, Tenant
 from apps.tenants.services import api_key_create, idempotency_records_prune
-from tests.api.conftest import assert_problem, bearer, in_own_connection, operator_token, post_together, token
+from tests.api.conftest import assert_problem, bearer, operator_token, post_together, token
+from tests.concurrency import in_own_connection, wait_for_blocked_insert
 
 pytestmark = pytest.mark.django_db
 
@@ -249,20 +249,9 @@ class HeldKey:
         self.thread.join(timeout=30)
 
 
-def wait_for_a_blocked_insert(deadline_seconds: float = 10.0) -> None:
-    """Poll PostgreSQL until a backend waits on a lock while inserting an idempotency record."""
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            # The test's transaction would otherwise keep seeing its first snapshot of the view.
-            cursor.execute("SELECT pg_stat_clear_snapshot()")
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND query LIKE '%%INSERT INTO \"tenants_idempotencyrecord\"%%'"
-            )
-            if cursor.fetchone()[0] > 0:
-                return
-    raise AssertionError("no request ever waited for the key")
+def wait_for_a_blocked_insert() -> None:
+    """Until a request waits on the lock of an idempotency record another one holds."""
+    wait_for_blocked_insert("tenants_idempotencyrecord", failure="no request ever waited for the key")
 
 
 def start_post(live_api: str, path: str, credential: str, key: str, body: dict) -> tuple[threading.Thread, list]:

@@ -4,46 +4,16 @@ index for the first's commit, then finds its records."""
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
-from django.db import connection, connections, transaction
+from django.db import transaction
 
 from apps.core.tenancy import use_tenant
 from apps.notifications.models import Notification
 from apps.notifications.services import send_notification
 from apps.tenants.models import Tenant
 from tests.accounts.factories import AccountFactory
-
-
-def in_thread(work: Any) -> tuple[threading.Thread, dict[str, Any]]:
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = work()
-        except BaseException as exc:
-            outcome["error"] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, outcome
-
-
-def wait_for_a_blocked_notification_insert(deadline_seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_stat_clear_snapshot()")
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO \"notifications_notification\"%%'"
-            )
-            if cursor.fetchone()[0] > 0:
-                return
-    raise AssertionError("the second trigger never waited for the first")
+from tests.concurrency import in_thread, wait_for_blocked_insert
 
 
 def test_the_same_trigger_running_twice_concurrently_sends_once(committed_tenant: Tenant, settings: Any) -> None:
@@ -75,7 +45,9 @@ def test_the_same_trigger_running_twice_concurrently_sends_once(committed_tenant
     assert first_sent.wait(timeout=30)
     second, second_outcome = in_thread(lambda: trigger(hold=False))
     try:
-        wait_for_a_blocked_notification_insert()
+        wait_for_blocked_insert(
+            "notifications_notification", deadline_seconds=15, failure="the second trigger never waited for the first"
+        )
     finally:
         release_first.set()
         first.join(timeout=30)

@@ -2,11 +2,12 @@
 
 Fenced blocks tagged ```python test run in one shared namespace (like a notebook), ```bash test
 blocks in bash with `set -euo pipefail`; both see BILLING_URL (a real threaded HTTP server
-on 127.0.0.1 serving the app on the test database), PLATFORM_JWT_SECRET and the repository as
-the working directory. Blocks that need Docker or a cluster (```bash needs-docker /
-needs-cluster) cannot run on these machines: they are syntax-checked with `bash -n`, and
-the files they use are validated by test_compose.py / test_k8s.py. Any other python, bash or
-sh block fails the build: a sample that is not run is not allowed.
+on 127.0.0.1 serving the app on the test database), PLATFORM_JWT_SECRET, METRICS_TOKEN (the
+server's /metrics requires it) and the repository as the working directory. Blocks that need
+Docker or a cluster (```bash needs-docker / needs-cluster) cannot run on these machines: they
+are syntax-checked with `bash -n`, and the files they use are validated by test_compose.py /
+test_k8s.py. Any other python, bash or sh block fails the build: a sample that is not run is
+not allowed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pytest
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.servers.basehttp import ThreadedWSGIServer
+from django.test.utils import override_settings
 
 from apps.core.tenancy import use_public_schema
 from apps.tenants.models import Tenant
@@ -36,6 +38,7 @@ CODE_LANGUAGES = {"python", "bash", "sh", "shell", "console"}
 NOT_RUNNABLE_HERE = {"needs-docker", "needs-cluster"}
 # Tenants the samples provision: removed before and after the run.
 SAMPLE_TENANTS = ("initech",)
+METRICS_TOKEN = "guide-metrics-token-0123456789abcdef"
 
 
 @dataclass(frozen=True)
@@ -127,11 +130,16 @@ def running_app(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[
             **root_conftest.test_database_environment(),
             "BILLING_URL": f"http://127.0.0.1:{server.server_port}",
             "PLATFORM_JWT_SECRET": settings.PLATFORM_JWT_SECRET,
+            "METRICS_TOKEN": METRICS_TOKEN,
             "PYTHONPATH": str(BASE_DIR),
         }
+        # /metrics behind a bearer token, as in production (the Monitoring samples scrape it).
+        metrics_token = override_settings(METRICS_TOKEN=METRICS_TOKEN)
+        metrics_token.enable()
         try:
             yield environment
         finally:
+            metrics_token.disable()
             server.shutdown()
             server.server_close()
             thread.join(timeout=10)

@@ -32,6 +32,16 @@ SHAPE_QUERIES = {
         SELECT sequencename, data_type, start_value, min_value, max_value, increment_by, cycle, cache_size, last_value
         FROM pg_sequences WHERE schemaname = %(schema)s ORDER BY sequencename
     """,
+    "functions": """
+        SELECT p.proname, pg_get_functiondef(p.oid), obj_description(p.oid, 'pg_proc')
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = %(schema)s ORDER BY p.proname
+    """,
+    "triggers": """
+        SELECT c.relname, tg.tgname, pg_get_triggerdef(tg.oid), tg.tgenabled, obj_description(tg.oid, 'pg_trigger')
+        FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = %(schema)s AND NOT tg.tgisinternal ORDER BY c.relname, tg.tgname
+    """,
     "tables": """
         SELECT c.relname, c.relkind, c.relpersistence, obj_description(c.oid, 'pg_class')
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -41,7 +51,7 @@ SHAPE_QUERIES = {
 
 
 def schema_shape(schema: str) -> dict[str, list[tuple[object, ...]]]:
-    """Columns, indexes, constraints, sequences and relations of `schema`, its name replaced."""
+    """Columns, indexes, constraints, sequences, functions, triggers and relations of `schema`, its name replaced."""
     # Definitions name objects outside the search_path with their schema: look from public.
     use_public_schema()
     shape = {}

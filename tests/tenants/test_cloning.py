@@ -124,8 +124,16 @@ def test_identity_sequences_continue_after_the_copied_rows() -> None:
         ),
         ("CREATE VIEW {template}.open_invoices AS SELECT 1 AS one", r"view (\S+\.)?open_invoices"),
         (
-            "CREATE FUNCTION {template}.answer() RETURNS int LANGUAGE sql AS 'SELECT 42'",
-            r"function (\S+\.)?answer\(\)",
+            "CREATE FUNCTION {template}.rates() RETURNS bigint LANGUAGE sql"
+            " AS 'SELECT count(*) FROM {template}.invoices_taxrate'",
+            r"function rates\(\) names the template schema in its definition",
+        ),
+        (
+            "CREATE FUNCTION {template}.nothing() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';"
+            " CREATE TRIGGER quiet AFTER INSERT ON {template}.invoices_taxrate"
+            " FOR EACH ROW EXECUTE FUNCTION {template}.nothing();"
+            " ALTER TABLE {template}.invoices_taxrate DISABLE TRIGGER quiet",
+            r"trigger quiet on table (\S+\.)?invoices_taxrate \(disabled or replica/always\)",
         ),
         (
             "ALTER TABLE {template}.invoices_taxrate ADD CONSTRAINT rate_small CHECK (percentage < 50) NOT VALID",
