@@ -473,9 +473,11 @@ webhook publisher loads the endpoints. Profiled in-process (cProfile, CPU time, 
 statement for the Idempotency-Key claim (lock_timeout set and restored around an
 `INSERT ... ON CONFLICT DO NOTHING`), locks only the open invoices the payment reaches (not all of
 the account's), inserts the payment once with its allocated amount, and answers from the payment
-as recorded instead of reading it back (39 statements per payment, from 51). The box being
-CPU-bound, numbering events at commit (the `seq` branch, measured in a trial merge) did not move
-the ratio: the serialising counter lock was not what bounds a payment here, its CPU cost is.
+as recorded instead of reading it back (39 statements up to its COMMIT, from 51; the events app
+then reads each event's commit-time number back, 4 more after it). On this CPU-bound
+box numbering events at commit instead of under a counter lock held from the first publish()
+(merged from `seq`) did not move the ratio (0.13x in a trial merge before it, as without): what
+bounds a payment here is its CPU cost, not that lock.
 
 The machine has 2 cores shared with other engineers' test runs and the load client runs on it
 too, so absolute figures move with the load average shown (the mean over each scenario's runs);
