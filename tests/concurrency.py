@@ -51,7 +51,8 @@ def wait_for_blocked_insert(table: str, *, deadline_seconds: float = 10.0, failu
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND wait_event_type = 'Lock' AND query LIKE %s",
-                [f'INSERT INTO "{table}"%'],
+                # Anywhere in the query: the idempotency claim sends its INSERT between two set_config().
+                [f'%INSERT INTO "{table}"%'],
             )
             if cursor.fetchone()[0] > 0:
                 return

@@ -24,7 +24,7 @@ from apps.core.errors import InvalidTransition, ValidationFailed
 from apps.core.money import MoneyError, money_str, parse_amount
 from apps.events.services import publish
 from apps.invoices.models import Invoice, InvoiceStatus
-from apps.invoices.services import invoice_settle, invoice_unsettle, lock_open_invoices
+from apps.invoices.services import invoice_settle, invoice_unsettle, lock_invoices_to_pay, lock_open_invoices
 from apps.payments.models import Payment, PaymentAllocation, PaymentMethod, PaymentStatus, Refund
 
 
@@ -64,18 +64,36 @@ def _payment_data(payment: Payment, allocations: Sequence[PaymentAllocation] = (
 
 
 def _allocate(
-    *, account: Account, payment: Payment, invoices: Sequence[Invoice], amounts: Sequence[Decimal]
+    *, account: Account, payment: Payment, invoices: Sequence[Invoice], amounts: Sequence[Decimal], save: bool = True
 ) -> list[PaymentAllocation]:
+    """Settle the invoices and write the allocations. With `save=False` the payment's
+    amount_allocated already holds their sum (it was inserted with it) and is not written again."""
     allocations = []
+    allocated = Decimal(0)
     for invoice, amount in zip(invoices, amounts, strict=True):
         if amount <= 0:
             continue
         invoice_settle(account=account, invoice=invoice, paid=amount)
         allocations.append(PaymentAllocation(payment=payment, invoice=invoice, amount=amount))
-        payment.amount_allocated += amount
+        allocated += amount
     PaymentAllocation.objects.bulk_create(allocations)
-    payment.save(update_fields=["amount_allocated"])
+    if save:
+        payment.amount_allocated += allocated
+        payment.save(update_fields=["amount_allocated"])
     return allocations
+
+
+def _as_read_back(payment: Payment, allocations: Sequence[PaymentAllocation]) -> Payment:
+    """The recorded payment with its relations as a read of it would prefetch them (its
+    allocations, no refunds yet), so that its representation costs no further query."""
+    cache: dict[str, Any] = {}
+    for name, rows in (("allocations", allocations), ("refunds", [])):
+        queryset = getattr(payment, name).all()
+        queryset._result_cache = list(rows)
+        queryset._prefetch_done = True
+        cache[name] = queryset
+    payment._prefetched_objects_cache = cache  # type: ignore[attr-defined]
+    return payment
 
 
 def _oldest_first(total: Decimal, invoices: Sequence[Invoice]) -> list[Decimal]:
@@ -132,24 +150,30 @@ def payment_record(
             metadata=metadata or {},
             created_by=actor_label(actor),
         )
-        try:
-            with transaction.atomic():
-                payment.save()
-        except IntegrityError as exc:
-            raise ValidationFailed(
-                f"{gateway} payment {gateway_reference!r} is already recorded", field="gateway_reference"
-            ) from exc
+        # The invoices are locked (the shared lock order) and the amounts fixed before the payment
+        # is written, so it is inserted once with its allocated amount (no second UPDATE, no
+        # second history row).
         if allocations:
             invoices, amounts = _explicit_targets(locked_account, payment, allocations)
         else:
-            invoices = lock_open_invoices(locked_account)
-            invoices = [invoice for invoice in invoices if invoice.status == InvoiceStatus.OPEN]
+            invoices = lock_invoices_to_pay(locked_account, total)
             amounts = _oldest_first(total, invoices)
-        made = _allocate(account=locked_account, payment=payment, invoices=invoices, amounts=amounts)
+        payment.amount_allocated = sum((portion for portion in amounts if portion > 0), Decimal(0))
+        if gateway_reference:  # only a gateway reference can collide (payment_gateway_reference_unique)
+            try:
+                with transaction.atomic():
+                    payment.save()
+            except IntegrityError as exc:
+                raise ValidationFailed(
+                    f"{gateway} payment {gateway_reference!r} is already recorded", field="gateway_reference"
+                ) from exc
+        else:
+            payment.save()
+        made = _allocate(account=locked_account, payment=payment, invoices=invoices, amounts=amounts, save=False)
         if payment.unallocated > 0:
             account_adjust_balances(account=locked_account, credit_delta=payment.unallocated)
         publish("payment.succeeded", str(payment.id), _payment_data(payment, made))
-    return payment
+    return _as_read_back(payment, made)
 
 
 def _explicit_targets(

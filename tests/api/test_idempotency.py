@@ -12,7 +12,7 @@ from io import StringIO
 import httpx
 import pytest
 from django.core.management import call_command
-from django.db import connections
+from django.db import connection, connections
 from django.test import Client, RequestFactory
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -322,3 +322,25 @@ def test_a_duplicate_gets_409_when_the_request_in_flight_takes_too_long(
         assert answers[0].headers["Content-Type"] == "application/problem+json"
         assert answers[0].json()["type"] == "urn:dotmac:billing:problem:idempotency-key-in-progress"
     assert committed_events(subject) == 0
+
+
+def test_the_claim_waits_with_its_own_lock_timeout_and_restores_the_callers(tenant_a: Tenant) -> None:
+    """The claim sets lock_timeout for its INSERT only: the view then runs with the caller's setting."""
+    from django.db import transaction
+
+    from apps.core.api.principal import ApiPrincipal, PrincipalKind
+    from apps.tenants.api.authentication import Credential
+    from apps.tenants.api.idempotency import _claim
+
+    roles = frozenset({"billing.write"})
+    principal = ApiPrincipal(PrincipalKind.PLATFORM_TOKEN, "claim-check", "alpha", roles, "jti-1")
+    credential = Credential(principal=principal, tenant=tenant_a, auth=None)  # type: ignore[arg-type]
+    request = RequestFactory().post("/api/v1/probe/", b"{}", content_type="application/json")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL lock_timeout = '1234ms'")
+        record = _claim(credential, f"claim-{uuid.uuid4().hex[:8]}", "f" * 64, request)
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        assert cursor.fetchone()[0] == "1234ms"
+        stored = IdempotencyRecord.objects.get(pk=record.pk)
+        assert (stored.caller, stored.response_status, bytes(stored.response_body)) == ("user:claim-check", None, b"")
+        transaction.set_rollback(True)

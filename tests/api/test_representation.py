@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 
 from apps.core.api.representation import PlannedRepresentation
 from apps.core.tenancy import use_public_schema
@@ -110,3 +112,35 @@ def test_invoice_pages_use_the_cursor_index_and_never_count(writer: JsonClient, 
             assert "Index Scan" in plan and "invoices_invoice" in plan, plan
             assert "Sort" not in plan and "Seq Scan" not in plan, plan
     use_public_schema()
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Africa/Lagos"])
+def test_an_invoice_page_built_from_rows_is_invoice_output_rendered(
+    invoices: list[Invoice], writer: JsonClient, reader: JsonClient, zone: str
+) -> None:
+    """The list reads rows (values() and the lines as JSON), the rest reads models: same JSON."""
+    account = writer.post("/api/v1/accounts/", {"external_id": "sub-bhd", "name": "Dana", "currency": "BHD"}).json()
+    line = {"description": "Dinar line", "quantity": "3", "unit_price": "0.3335", "discount": "0.001"}
+    writer.post(INVOICES, {"account": account["id"], "lines": [line], "finalize": True, "memo": "ünïcode ✓"})
+    with timezone.override(zone):
+        for query in ("", "?ordering=total", "?status=draft&status=void", "?currency=bhd", "?limit=1"):
+            page = reader.get(f"{INVOICES}{query}").json()["results"]
+            wanted = Invoice.objects.filter(pk__in=[row["id"] for row in page])
+            by_id = {str(invoice.pk): invoice for invoice in wanted}
+            expected = [json.loads(JSONRenderer().render(InvoiceOutput(by_id[row["id"]]).data)) for row in page]
+            assert page == expected and page, query
+    everything = reader.get(INVOICES).json()["results"]
+    assert {row["currency"] for row in everything} == {"NGN", "BHD"}
+    assert any(line["tax_rate"] for row in everything for line in row["lines"])
+    assert reader.get(f"{INVOICES}?status=draft").json()["results"][0]["status"] == "draft"
+
+
+def test_a_recorded_payments_answer_is_what_reading_it_gives(invoices: list[Invoice], writer: JsonClient) -> None:
+    """POST payments/ answers from the payment as recorded (no read back): the same as GET."""
+    writer.post(f"{INVOICES}{invoices[0].pk}/finalize/")
+    for amount in ("100.00", "999999.00"):  # part of the invoice; then the rest and account credit
+        body = {"account": str(invoices[0].account_id), "amount": amount, "currency": "NGN", "method": "cash"}
+        created = writer.post("/api/v1/payments/", body)
+        assert created.status_code == 201
+        assert created.json() == writer.get(f"/api/v1/payments/{created.json()['id']}/").json()
+        assert created.json()["allocations"]

@@ -69,6 +69,30 @@ def test_without_allocations_the_oldest_due_invoice_is_paid_first(in_tenant_a: T
     assert_ledger_consistent(account)
 
 
+def test_a_payment_locks_only_the_open_invoices_it_reaches_oldest_due_first(in_tenant_a: Tenant) -> None:
+    from django.db import transaction
+
+    from apps.invoices.services import lock_invoices_to_pay
+
+    account = AccountFactory()
+    later = open_invoice(account, "50.00", due_date=dt.date(2026, 3, 1))
+    middle = open_invoice(account, "50.00", due_date=dt.date(2026, 2, 1))
+    first = open_invoice(account, "50.00", due_date=dt.date(2026, 1, 1))
+    by_terms = open_invoice(account, "50.00")  # due by payment terms: after the others
+    draft_invoice(account, "10.00")
+    with transaction.atomic():
+        assert lock_invoices_to_pay(account, Decimal("0.01")) == [first]
+        assert lock_invoices_to_pay(account, Decimal("50.00")) == [first]
+        assert lock_invoices_to_pay(account, Decimal("50.01")) == [first, middle]
+        assert lock_invoices_to_pay(account, Decimal("1000")) == [first, middle, later, by_terms]
+    pay(account, "60.00")
+    first.refresh_from_db()
+    middle.refresh_from_db()
+    later.refresh_from_db()
+    assert (first.amount_due, middle.amount_due, later.amount_due) == (0, Decimal("40.00"), Decimal("50.00"))
+    assert_ledger_consistent(account)
+
+
 def test_an_overpayment_becomes_credit_that_pays_the_next_invoice(in_tenant_a: Tenant) -> None:
     account = AccountFactory()
     open_invoice(account, "100.00")

@@ -7,7 +7,11 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django.db.models import QuerySet
 from django_filters.fields import IsoDateTimeField
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -32,3 +36,21 @@ class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     """`django_filters.IsoDateTimeFilter`, safe for any offset the format allows."""
 
     field_class = UtcIsoDateTimeField
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend, skipped when the query string names none of the view's filters.
+
+    A FilterSet built from an empty query (a form, a field per filter, its validation) filters
+    nothing but is a tenth of a list page's time; with none of its parameters given the answer is
+    the queryset as it is. Any parameter that starts like a filter's name (range filters take
+    suffixes) goes through django-filter as before, errors included.
+    """
+
+    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: APIView) -> QuerySet[Any]:
+        filterset_class = getattr(view, "filterset_class", None)
+        if filterset_class is not None and getattr(view, "filterset_fields", None) is None:
+            names = tuple(filterset_class.base_filters)
+            if not any(key.startswith(names) for key in request.query_params):
+                return queryset
+        return super().filter_queryset(request, queryset, view)

@@ -10,6 +10,7 @@ from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, viewsets
+from rest_framework.filters import OrderingFilter
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,6 +18,7 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from apps.core.api.fields import UUID_PATTERN
+from apps.core.api.filters import FilterBackend
 from apps.core.api.permissions import BillingAccess
 from apps.core.api.problems import problem_response
 from billing_project import (
@@ -91,15 +93,21 @@ class ResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     """
 
     permission_classes = [BillingAccess]
+    filter_backends = [FilterBackend, OrderingFilter]
     lookup_value_regex = UUID_PATTERN
     ordering = ["-created_at"]
 
-    def respond(self, instance: _M, status: int = 200) -> Response:
-        """The object as it is now in the database, read through this resource's queryset."""
-        fresh = self.get_queryset().get(pk=instance.pk)
+    def respond(self, instance: _M, status: int = 200, *, read_back: bool = True) -> Response:
+        """The object as it is now in the database, read through this resource's queryset.
+
+        `read_back=False` when the service returns the object exactly as it has just written it,
+        with the relations the serializer reads already prefetched (payment_record does): reading
+        it again would only repeat it.
+        """
+        fresh = self.get_queryset().get(pk=instance.pk) if read_back else instance
         return Response(self.get_serializer(fresh).data, status=status)
 
-    def respond_created(self, instance: _M) -> Response:
-        response = self.respond(instance, status=201)
+    def respond_created(self, instance: _M, *, read_back: bool = True) -> Response:
+        response = self.respond(instance, status=201, read_back=read_back)
         response["Location"] = reverse(f"api:{self.basename}-detail", kwargs={"pk": instance.pk}, request=self.request)
         return response

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
+from django.db.models.expressions import RawSQL
 from rest_framework import serializers
 
 from apps.core.api.fields import DecimalOutputField, DecimalStringField, LedgerDateField, MoneyField
-from apps.core.api.representation import PlannedRepresentation
+from apps.core.api.representation import PlannedRepresentation, datetime_formatter
+from apps.core.money import ROUNDING, minor_unit_exponent
 from apps.invoices.lines import MAX_LINES, LineInput
 from apps.invoices.models import CreditNote, Invoice, InvoiceLine
 
@@ -95,6 +100,121 @@ class InvoiceOutput(PlannedRepresentation, serializers.ModelSerializer[Invoice])
         model = Invoice
         fields = list(INVOICE_EXAMPLE)
         read_only_fields = fields
+
+
+# --- Invoice pages from rows ------------------------------------------------------------------
+# A list page reads the columns InvoiceOutput shows (values(), no model instances) with each
+# invoice's lines embedded as one JSON array by a correlated subquery (no second query, no
+# prefetch), and builds the very same representation as InvoiceOutput (tests/api/
+# test_representation.py compares them, rendered, field for field).
+
+INVOICE_ROW_COLUMNS = (
+    "id",
+    "number",
+    "status",
+    "account_id",
+    "currency",
+    "issue_date",
+    "due_date",
+    "memo",
+    "subtotal",
+    "tax",
+    "total",
+    "amount_paid",
+    "amount_credited",
+    "amount_due",
+    "external_id",
+    "metadata",
+    "finalized_at",
+    "sent_at",
+    "paid_at",
+    "voided_at",
+    "marked_uncollectible_at",
+    "status_reason",
+    "created_at",
+    "updated_at",
+)
+# Decimals as text (exact; JSON numbers would become floats), in InvoiceLineOutput's field order.
+LINE_ROWS_SQL = """
+    SELECT COALESCE(json_agg(json_build_array(
+        line.id, line.position, line.description, line.quantity::text, line.unit_price::text,
+        line.discount::text, line.tax_rate_id, line.tax_percentage::text, line.tax_inclusive,
+        line.net_amount::text, line.tax_amount::text, line.total::text
+    ) ORDER BY line.position, line.id), '[]')::text
+    FROM invoices_invoiceline AS line WHERE line.invoice_id = invoices_invoice.id
+"""
+INVOICE_LINE_ROWS = "line_rows"
+
+
+def invoice_line_rows() -> RawSQL:
+    """The annotation holding an invoice's lines (see LINE_ROWS_SQL)."""
+    return RawSQL(LINE_ROWS_SQL, ())  # noqa: S611 - constant SQL, no parameters
+
+
+def _decimal_text(text: str) -> str:
+    """DecimalOutputField's output from the database's text of the decimal."""
+    return format(Decimal(text).normalize(), "f")
+
+
+def invoice_representations(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """InvoiceOutput's representation of each row of INVOICE_ROW_COLUMNS + INVOICE_LINE_ROWS."""
+    moment = datetime_formatter()
+    result = []
+    for row in rows:
+        currency = row["currency"]
+        unit = minor_unit_exponent(currency)  # raises on an unknown currency, as money_str does
+
+        def money(amount: Decimal, unit: Decimal = unit) -> str:  # money_str, the exponent looked up once
+            return str(amount.quantize(unit, rounding=ROUNDING))
+
+        lines = [
+            {
+                "id": line[0],
+                "position": line[1],
+                "description": line[2],
+                "quantity": _decimal_text(line[3]),
+                "unit_price": _decimal_text(line[4]),
+                "discount": money(Decimal(line[5])),
+                "tax_rate": line[6],
+                "tax_percentage": _decimal_text(line[7]),
+                "tax_inclusive": line[8],
+                "net_amount": money(Decimal(line[9])),
+                "tax_amount": money(Decimal(line[10])),
+                "total": money(Decimal(line[11])),
+            }
+            for line in json.loads(row[INVOICE_LINE_ROWS])
+        ]
+        issue_date, due_date = row["issue_date"], row["due_date"]
+        result.append(
+            {
+                "id": str(row["id"]),
+                "number": row["number"],
+                "status": row["status"],
+                "account": str(row["account_id"]),
+                "currency": currency,
+                "issue_date": None if issue_date is None else issue_date.isoformat(),
+                "due_date": None if due_date is None else due_date.isoformat(),
+                "memo": row["memo"],
+                "subtotal": money(row["subtotal"]),
+                "tax": money(row["tax"]),
+                "total": money(row["total"]),
+                "amount_paid": money(row["amount_paid"]),
+                "amount_credited": money(row["amount_credited"]),
+                "amount_due": money(row["amount_due"]),
+                "external_id": row["external_id"],
+                "metadata": row["metadata"],
+                "lines": lines,
+                "finalized_at": moment(row["finalized_at"]),
+                "sent_at": moment(row["sent_at"]),
+                "paid_at": moment(row["paid_at"]),
+                "voided_at": moment(row["voided_at"]),
+                "marked_uncollectible_at": moment(row["marked_uncollectible_at"]),
+                "status_reason": row["status_reason"],
+                "created_at": moment(row["created_at"]),
+                "updated_at": moment(row["updated_at"]),
+            }
+        )
+    return result
 
 
 class InvoiceLineInput(serializers.Serializer[dict[str, Any]]):

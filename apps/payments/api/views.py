@@ -106,7 +106,8 @@ class PaymentViewSet(ResourceViewSet[Payment]):
             else None,
             actor=request_principal(request),
         )
-        return self.respond_created(payment)
+        # payment_record returns the payment as written, its allocations and (no) refunds prefetched.
+        return self.respond_created(payment, read_back=False)
 
     @extend_schema(
         summary="Refund a payment",

@@ -26,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -78,6 +78,7 @@ class IdempotencyMiddleware:
             try:
                 claim = _claim(credential, key, fingerprint, request)
             except _StillRunning:
+                transaction.set_rollback(True)  # the timed-out claim aborted the transaction
                 return problem_response(
                     409,
                     type_slug="idempotency-key-in-progress",
@@ -128,53 +129,57 @@ def request_fingerprint(request: HttpRequest, body: bytes) -> str:
     return digest.hexdigest()
 
 
+# One round trip: the claim's lock_timeout is set around the INSERT only (the previous value
+# kept in a transaction-local setting and restored after it); ON CONFLICT DO NOTHING waits, like
+# a plain INSERT, for a concurrent transaction holding the same key and then yields no row.
+_CLAIM_SQL = """
+SELECT set_config('billing.lock_timeout_before_claim', current_setting('lock_timeout'), true);
+SELECT set_config('lock_timeout', %s, true);
+INSERT INTO {table} (tenant_id, caller, key, fingerprint, method, path, response_headers, response_body, created_at)
+VALUES (%s, %s, %s, %s, %s, %s, '{{}}'::jsonb, ''::bytea, %s)
+ON CONFLICT (tenant_id, caller, key) DO NOTHING RETURNING id;
+SELECT set_config('lock_timeout', current_setting('billing.lock_timeout_before_claim'), true)
+"""
+
+
 def _claim(credential: Credential, key: str, fingerprint: str, request: HttpRequest) -> IdempotencyRecord:
-    """Insert our record (blocking behind a concurrent holder of the key) or return the stored one."""
+    """Insert our record (waiting behind a concurrent holder of the key) or return the stored one.
+
+    Runs in the request's transaction; when the wait times out that transaction is aborted
+    (the caller rolls it back and answers 409).
+    """
     wait_ms = int(float(settings.IDEMPOTENCY_WAIT_SECONDS) * 1000)
     scope = {"tenant": credential.tenant, "caller": credential.principal.caller, "key": key}
+    record = IdempotencyRecord(
+        **scope, fingerprint=fingerprint, method=request.method or "POST", path=request.get_full_path()[:2000]
+    )
+    sql = _CLAIM_SQL.format(table=connection.ops.quote_name(IdempotencyRecord._meta.db_table))
+    values: list[Any] = [record.tenant_id, record.caller, record.key, record.fingerprint, record.method, record.path]
     for _attempt in range(3):
+        record.created_at = timezone.now()
         try:
-            with _lock_timeout(wait_ms), transaction.atomic():
-                return IdempotencyRecord.objects.create(
-                    **scope,
-                    fingerprint=fingerprint,
-                    method=request.method or "POST",
-                    path=request.get_full_path()[:2000],
-                )
-        except IntegrityError:
-            existing = IdempotencyRecord.objects.filter(**scope).first()
-            if existing is None:  # pruned in between: claim again
-                continue
-            if existing.created_at < timezone.now() - idempotency_retention():
-                existing.delete()  # past retention: the key may be used afresh
-                continue
-            return existing
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [f"{wait_ms}ms", *values, record.created_at])
+                cursor.nextset()
+                cursor.nextset()
+                row = cursor.fetchone()
         except OperationalError as exc:
             if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
                 raise _StillRunning from exc
             raise
+        if row is not None:
+            record.pk = row[0]
+            record._state.adding = False
+            record._state.db = connection.alias
+            return record
+        existing = IdempotencyRecord.objects.filter(**scope).first()
+        if existing is None:  # pruned in between: claim again
+            continue
+        if existing.created_at < timezone.now() - idempotency_retention():
+            existing.delete()  # past retention: the key may be used afresh
+            continue
+        return existing
     raise _StillRunning
-
-
-class _lock_timeout:
-    """SET LOCAL lock_timeout for the claim only, then back to what it was."""
-
-    def __init__(self, milliseconds: int) -> None:
-        self.milliseconds = milliseconds
-        self.previous = "0"
-
-    def __enter__(self) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT current_setting('lock_timeout')")
-            row = cursor.fetchone()
-            self.previous = str(row[0]) if row else "0"
-            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{self.milliseconds}ms"])
-
-    def __exit__(self, *exc_info: Any) -> None:
-        # After a failed claim the savepoint was rolled back (and the setting with it);
-        # the transaction is usable again either way.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [self.previous])
 
 
 def _store(record: IdempotencyRecord, response: HttpResponse) -> None:
