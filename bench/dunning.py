@@ -81,7 +81,7 @@ def _floor(schemas: list[str], *, copy: bool) -> float:
     from django_tenants.utils import schema_context
 
     from apps.accounts.models import Account
-    from apps.dunning.copying import copy_insert
+    from apps.core.copying import copy_insert
     from apps.dunning.models import DunningAction, DunningCase, DunningPolicy, Outcome
     from apps.invoices.models import Invoice
     from apps.notifications.models import Notification

@@ -43,6 +43,16 @@ def in_own_connection(work: Callable[[], Any], timeout: float = 60) -> Any:
 
 def wait_for_blocked_insert(table: str, *, deadline_seconds: float = 10.0, failure: str = "") -> None:
     """Poll pg_stat_activity until a backend waits on a lock while inserting into `table`."""
+    # Anywhere in the query: the idempotency claim sends its INSERT between two set_config().
+    wait_for_blocked(
+        f'%INSERT INTO "{table}"%',
+        deadline_seconds=deadline_seconds,
+        failure=failure or f"no INSERT into {table} ever waited on a lock",
+    )
+
+
+def wait_for_blocked(query_like: str, *, deadline_seconds: float = 10.0, failure: str = "") -> None:
+    """Poll pg_stat_activity until a backend whose query matches `query_like` (SQL LIKE) waits on a lock."""
     deadline = time.monotonic() + deadline_seconds
     while time.monotonic() < deadline:
         with connection.cursor() as cursor:
@@ -51,9 +61,8 @@ def wait_for_blocked_insert(table: str, *, deadline_seconds: float = 10.0, failu
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND wait_event_type = 'Lock' AND query LIKE %s",
-                # Anywhere in the query: the idempotency claim sends its INSERT between two set_config().
-                [f'%INSERT INTO "{table}"%'],
+                [query_like],
             )
             if cursor.fetchone()[0] > 0:
                 return
-    raise AssertionError(failure or f"no INSERT into {table} ever waited on a lock")
+    raise AssertionError(failure or f"no statement like {query_like!r} ever waited on a lock")

@@ -25,9 +25,9 @@ from django.utils import timezone
 
 from apps.accounts.models import Account, AccountStatus, SuspensionSource
 from apps.accounts.services import account_suspend
+from apps.core.copying import copy_insert
 from apps.core.money import money_str
 from apps.dunning import notify
-from apps.dunning.copying import copy_insert
 from apps.dunning.models import (
     OPEN_STATUSES,
     Action,

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from apps.dunning.copying import copy_insert
+from apps.core.copying import copy_insert
 from apps.events import services as event_services
 from apps.events.catalogue import InvalidEventData, UnknownEventType, validate_data
 from apps.events.catalogue import event_type as event_type_entry

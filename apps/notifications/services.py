@@ -22,13 +22,13 @@ from django.utils import timezone
 
 from apps.accounts.models import Account
 from apps.core.actors import Actor, require_permission
+from apps.core.copying import copy_insert
 from apps.core.errors import ValidationFailed
 from apps.core.tenancy import current_schema
 from apps.events.services import publish
 from apps.invoices.documents import issuer
 from apps.invoices.models import Invoice
 from apps.notifications.context import build_context
-from apps.notifications.copying import copy_insert
 from apps.notifications.models import (
     Channel,
     Kind,

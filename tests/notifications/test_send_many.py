@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from celery.signals import before_task_publish
-from django.db import connection, transaction
+from django.db import transaction
 
 from apps.core.tenancy import use_tenant
 from apps.events.models import Event
@@ -20,7 +19,7 @@ from apps.notifications.services import NotificationRequest, send_notification, 
 from apps.notifications.tasks import send_notification_batch
 from apps.tenants.models import Tenant
 from tests.accounts.factories import AccountFactory
-from tests.notifications.test_idempotency_race import in_thread
+from tests.concurrency import in_thread, wait_for_blocked
 
 
 @pytest.mark.usefixtures("in_tenant_a", "no_quiet_hours")
@@ -96,20 +95,6 @@ def test_a_batch_message_delivers_each_once_even_when_redelivered(fake_postmark:
     assert set(Notification.objects.filter(pk__in=ids).values_list("status", flat=True)) == {Status.SENT}
 
 
-def wait_for_a_blocked_notification_copy(deadline_seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_stat_clear_snapshot()")
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND query LIKE 'COPY \"notifications_notification\"%%'"
-            )
-            if cursor.fetchone()[0] > 0:
-                return
-    raise AssertionError("the batch never waited for the concurrent trigger")
-
-
 def test_a_batch_racing_a_single_send_of_one_of_its_keys_sends_that_key_once(
     committed_tenant: Tenant, settings: Any
 ) -> None:
@@ -158,7 +143,11 @@ def test_a_batch_racing_a_single_send_of_one_of_its_keys_sends_that_key_once(
     assert first_sent.wait(timeout=30)
     second, second_outcome = in_thread(batch)
     try:
-        wait_for_a_blocked_notification_copy()
+        wait_for_blocked(
+            'COPY "notifications_notification"%',
+            deadline_seconds=15,
+            failure="the batch never waited for the concurrent trigger",
+        )
     finally:
         release_first.set()
         first.join(timeout=30)

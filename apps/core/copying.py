@@ -1,10 +1,10 @@
-"""Writing a batch of new notifications with PostgreSQL's COPY (`send_notifications`' fast path).
+"""Writing many new rows with PostgreSQL's COPY (dunning chunks, notification batches).
 
-Django's bulk_create quotes every value in Python (an UNNEST of arrays); COPY streams the rows
-through psycopg's C adapters, several times cheaper per row. COPY has no ON CONFLICT, so the
-caller runs it in a savepoint and falls back to bulk_create(ignore_conflicts=True) when a key
-is already taken: the unique (idempotency_key, channel) decides either way. (The same helper
-as apps.dunning.copying, kept here so notifications depend on no other app's internals.)
+Django's bulk_create builds one INSERT ... UNNEST with every value quoted in Python; COPY
+streams the rows through psycopg's C adapters, several times cheaper per row. Only for plain
+new rows: no signals, no returned ids (ours are set in Python), constraints checked by the
+database as usual. COPY has no ON CONFLICT: a caller that may meet a taken unique key runs it
+in a savepoint and falls back to bulk_create(ignore_conflicts=True) on IntegrityError.
 """
 
 from __future__ import annotations
