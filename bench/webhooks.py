@@ -258,7 +258,7 @@ one pooled client each). Two phases of {options.events:,} events each: **drain**
 committed to the outbox while the worker does not consume; then timed from "consume" until
 the receiver has them all: outbox → Celery → receiver, the work the httpx loop does) and
 **live** (published while the worker delivers; the single publishing process is the limit
-there, since one tenant's publishes serialise on the event sequence row until commit).
+there).
 
 | | events/s |
 |---|---|
