@@ -149,6 +149,12 @@ def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
         "PYTHONWARNINGS": "ignore:No directory at",
         # The throttle still runs (one Redis round trip per request, as in production) but never trips.
         "API_RATE_LIMIT": "100000000/min",
+        # Production's event set-up and log format: the webhook outbox only (dev adds the
+        # LogPublisher, which reads every event back after commit and logs it), no payload
+        # validation against the catalogue (a development check), JSON log lines.
+        "EVENT_PUBLISHERS": "apps.events.publishers.WebhookPublisher",
+        "EVENT_VALIDATE_PAYLOADS": "false",
+        "LOG_FORMAT": "json",
     }
     command = [sys.executable, "-m", "gunicorn", "billing_project.wsgi", "--bind", f"127.0.0.1:{port}"]
     command += ["--workers", str(workers), "--log-level", "warning", "--timeout", "120"]
@@ -324,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     database = (
         kept_database("bench_api_load", reuse=options.reuse_db) if keeping else scratch_database("bench_api_load")
     )
-    with database as reused, tempfile.TemporaryDirectory() as scratch:
+    with database as kept, tempfile.TemporaryDirectory() as scratch:
+        reused = keeping and bool(kept)  # scratch_database yields its name, kept_database whether it was reused
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing_project.settings")
         import django
 

@@ -393,6 +393,12 @@ NOTIFICATIONS_RETRY_BACKOFF_SECONDS = env.int("NOTIFICATIONS_RETRY_BACKOFF_SECON
 PUSH_RELAY_URL = env.str("PUSH_RELAY_URL", default="")
 PUSH_RELAY_SECRET = env.str("PUSH_RELAY_SECRET", default="")
 CELERY_TASK_ROUTES["apps.notifications.tasks.send_high_priority*"] = {"queue": "notifications-high"}
+# Customer notices for committed events are recorded by a per-tenant drain (apps.notifications.outbox):
+# this many events per transaction, this many transactions before the drain lets other tenants go
+# first. Recording precedes every notice, urgent ones too: it runs on the urgent queue.
+NOTICE_DRAIN_BATCH = 200
+NOTICE_DRAIN_ROUNDS = 10
+CELERY_TASK_ROUTES["apps.notifications.tasks.record_notices"] = {"queue": "notifications-high"}
 CELERY_BEAT_SCHEDULE["notifications.dispatch-due"] = {
     "task": "apps.notifications.tasks.dispatch_due_everywhere",
     "schedule": 30.0,

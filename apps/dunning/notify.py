@@ -32,7 +32,7 @@ from django.db.models import F, Q
 from apps.core.money import money_str
 from apps.dunning.models import DunningCase, DunningStep, Outcome
 from apps.events.models import Event
-from apps.notifications.handlers import notifications_for_event
+from apps.notifications.handlers import record_event_notices
 from apps.notifications.models import Notification, Status
 from apps.notifications.services import NotificationRequest, send_notification, send_notifications
 
@@ -129,9 +129,11 @@ def final_notice(case: DunningCase, step: DunningStep, invoice: Any) -> Notice:
 
 
 def account_suspended(case: DunningCase) -> Notice:
-    """Sends nothing: the `account.suspended` event just published made the customer's notice.
+    """The customer's notice is the one for the `account.suspended` event just published.
 
-    Call it right after `account_suspend`; it answers the ids of that notice's notifications.
+    Call it right after `account_suspend`: it records that event's notice now, in the step's
+    transaction (the notice drain would record it after commit; it then finds the key used),
+    and answers the ids of its notifications.
     """
     return _event_notice(case, "account.suspended")
 
@@ -141,7 +143,8 @@ def _event_notice(case: DunningCase, event_type: str) -> Notice:
     # numbered at commit): unnumbered rows first, then the newest numbered one.
     newest = F("sequence").desc(nulls_first=True)
     event = Event.objects.filter(type=event_type, subject=str(case.account_id)).order_by(newest, "-created_at").first()
-    ids = [str(n.pk) for n in notifications_for_event(event)] if event is not None else []
+    made = record_event_notices([event]) if event is not None else {}
+    ids = [str(n.pk) for n in made.get(event.id, [])] if event is not None else []
     return Notice(Outcome.SUCCEEDED, f"the customer is told by the {event_type} notice", ids)
 
 

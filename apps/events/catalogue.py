@@ -111,7 +111,12 @@ def _entries() -> list[EventType]:
             ("credit_note", "invoice", "account"),
             {"number": TEXT, "currency": TEXT, "amount": MONEY, "applied_to_invoice": MONEY},
         ),
-        EventType("payment.succeeded", "Money was received and allocated to invoices.", pay, _PAYMENT),
+        EventType(
+            "payment.succeeded",
+            "Money was received and allocated to invoices.",
+            pay,
+            {**_PAYMENT, "account_balance": MONEY},
+        ),
         EventType(
             "payment.failed",
             "A gateway payment attempt failed.",

@@ -154,3 +154,24 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return f"preferences of {self.account_id}"
+
+
+class NoticeCursor(models.Model):
+    """How far the notice drain has read the tenant's outbox (one row per schema).
+
+    Customer notices for domain events are recorded after the event's transaction commits, by
+    `apps.notifications.outbox.drain_notices`, which reads events past `last_sequence` in
+    sequence order. Sequences are gapless and given in commit order, so an event past the
+    cursor is never skipped; the row is locked while a drain runs, so two drains never read
+    the same events at once (and each notice's idempotency key makes a repeat send nothing).
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    last_sequence = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="notice_cursor_single_row")]
+
+    def __str__(self) -> str:
+        return f"notices recorded up to event #{self.last_sequence}"

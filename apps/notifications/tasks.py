@@ -12,8 +12,10 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
+from django.conf import settings
 
 from apps.core.tasks import TenantBoundTask
+from apps.notifications import outbox
 from apps.notifications.delivery import notification_deliver, notification_dispatch_due
 from apps.notifications.models import Notification
 
@@ -77,10 +79,22 @@ def send_high_priority_notification_batch(notification_ids: list[str]) -> int:
     return _deliver_each(notification_ids)
 
 
+@shared_task(
+    base=TenantBoundTask, name="apps.notifications.tasks.record_notices", ignore_result=True, tenant_cache_seconds=30
+)
+def record_notices(marker: str = "") -> int:
+    """The tenant's notice drain (apps.notifications.outbox): notices of committed events."""
+    return outbox.run_drain(marker)
+
+
 @shared_task(base=TenantBoundTask, name="apps.notifications.tasks.dispatch_due")
 def dispatch_due() -> int:
-    """One tenant's sweep: quiet hours over, back-off elapsed, lost queue messages."""
-    return notification_dispatch_due()
+    """One tenant's sweep: events whose notice a lost kick left unrecorded, then quiet hours
+    over, back-off elapsed, lost queue messages."""
+    recorded, _more = outbox.drain_all(rounds=settings.NOTICE_DRAIN_ROUNDS)
+    if recorded:
+        logger.info("notice sweep recorded the notices of %s events", recorded)
+    return recorded + notification_dispatch_due()
 
 
 @shared_task(name="apps.notifications.tasks.dispatch_due_everywhere")

@@ -172,7 +172,9 @@ def payment_record(
         made = _allocate(account=locked_account, payment=payment, invoices=invoices, amounts=amounts, save=False)
         if payment.unallocated > 0:
             account_adjust_balances(account=locked_account, credit_delta=payment.unallocated)
-        publish("payment.succeeded", str(payment.id), _payment_data(payment, made))
+        data = _payment_data(payment, made)
+        data["account_balance"] = money_str(locked_account.balance, currency)  # what the receipt shows
+        publish("payment.succeeded", str(payment.id), data)
     return _as_read_back(payment, made)
 
 

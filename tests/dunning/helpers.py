@@ -14,6 +14,7 @@ from apps.dunning.runs import chunk_process, run_start
 from apps.events.models import Event
 from apps.invoices.models import Invoice
 from apps.notifications.models import Notification
+from apps.notifications.outbox import drain_all
 from tests.accounts.factories import AccountFactory
 from tests.invoices.factories import open_invoice
 
@@ -73,7 +74,9 @@ def assert_one_notification_per_notice(actions: Iterable[DunningAction]) -> None
 
 
 def notice_keys(account: Account, kind: str) -> list[str]:
-    """The idempotency keys of the account's notices of this kind (at most one row per channel each)."""
+    """The idempotency keys of the account's notices of this kind (at most one row per channel each),
+    once the notice drain has read the committed events (here: this test's transaction)."""
+    drain_all()
     rows = list(Notification.objects.filter(account=account, kind=kind).values_list("idempotency_key", "channel"))
     assert len(rows) == len(set(rows)), rows
     return sorted({key for key, _ in rows})

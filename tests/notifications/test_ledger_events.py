@@ -1,4 +1,8 @@
-"""The ledger's events tell the customer: which ones, in what words, once per event."""
+"""The ledger's events tell the customer: which ones, in what words, once per event.
+
+Notices are recorded from the outbox after commit (apps.notifications.outbox); these tests
+run in one rolled-back transaction, where events are numbered at once, and drain in it.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from apps.accounts.services import account_reactivate, account_suspend
 from apps.invoices.credit_notes import credit_note_issue
 from apps.invoices.services import invoice_mark_sent
 from apps.notifications.models import Notification
+from apps.notifications.outbox import drain_all
 from apps.payments.services import payment_record, payment_record_failed, payment_refund
 from tests.accounts.factories import AccountFactory
 from tests.invoices.factories import open_invoice
@@ -18,6 +23,7 @@ pytestmark = pytest.mark.usefixtures("in_tenant_a", "no_quiet_hours")
 
 
 def notices() -> list[tuple[str, str, str]]:
+    drain_all()
     return sorted(Notification.objects.values_list("kind", "channel", "priority"))
 
 
@@ -57,6 +63,7 @@ def test_a_payment_sends_a_receipt_and_a_failure_sends_a_high_priority_notice() 
     assert receipt.context["payment_reference"] == "TRF-1"
     refund = payment_refund(payment=payment, amount="40.00", reason="Overpaid")
     assert refund is not None
+    drain_all()
     refund_notice = Notification.objects.get(kind="refund_issued")
     assert refund_notice.context["reason"] == "Overpaid"
 
@@ -80,14 +87,18 @@ def test_events_that_are_not_customer_notices_send_nothing() -> None:
     assert notices() == []
 
 
-def test_a_notification_that_cannot_be_recorded_never_undoes_the_ledger_change(monkeypatch: Any) -> None:
+def test_a_notice_that_cannot_be_recorded_is_skipped_and_the_others_still_are(monkeypatch: Any) -> None:
     from apps.notifications import handlers
 
-    def broken(**kwargs: Any) -> None:
+    def broken(event: Any, loaded: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(handlers, "send_notification", broken)
+    monkeypatch.setitem(handlers.SUBSCRIPTIONS, "account.suspended", broken)
     account = AccountFactory()
     suspended = account_suspend(account=account, reason="x")
+    account_reactivate(account=suspended)
     assert suspended.status == "suspended"
-    assert notices() == []
+    # The suspension's notice failed alone (logged); the reactivation's was recorded; the
+    # cursor moved past both, so the broken one does not hold the drain back.
+    assert notices() == [("account_reactivated", "email", "normal"), ("account_reactivated", "sms", "normal")]
+    assert drain_all() == (0, False)

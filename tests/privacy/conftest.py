@@ -11,6 +11,7 @@ from django_tenants.utils import schema_context
 from apps.accounts.models import Account
 from apps.accounts.services import account_close, account_update
 from apps.invoices.models import Invoice
+from apps.notifications.outbox import drain_all
 from apps.payments.models import Payment, PaymentMethodOnFile
 from apps.payments.services import AllocationInput, payment_record
 from tests.accounts.factories import AccountFactory
@@ -57,5 +58,6 @@ def closed_customer(tenant_a: object) -> Customer:
             account=account, customer_reference="cus_1", payment_method_reference="pm_1", brand="visa", last4="4242"
         )
         account = account_close(account=Account.objects.get(pk=account.pk))
+        drain_all()  # the payment's receipt is recorded, as the notice drain does after commit
         invoice.refresh_from_db()
         return Customer(account=account, invoice=invoice, payment=payment)
