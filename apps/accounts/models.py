@@ -6,9 +6,8 @@ import uuid
 from decimal import Decimal
 
 from django.db import models
-from simple_history.models import HistoricalRecords
 
-from apps.core.api.audit import history_user
+from apps.core.api.audit import audited
 from apps.core.money import money_field
 
 
@@ -116,7 +115,7 @@ class Account(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["updated_at"], get_user=history_user)
+    history = audited(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["-created_at"]

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from apps.accounts.models import Account, AccountStatus, SuspensionSource
@@ -125,8 +125,18 @@ def case_resolve_if_cleared(*, account_id: Any, reason: str) -> DunningCase | No
     Runs inside the transaction of the payment, credit or void that cleared it (an
     in-transaction event handler), so no further step can run after the money arrived.
     """
-    if not DunningCase.objects.filter(account_id=account_id, status__in=OPEN_STATUSES).exists():
-        return _reactivate_after_written_off(account_id, reason)
+    # One read for the usual answer (no case at all): an open case if any, else the latest
+    # written-off case whose suspension dunning may have to give back.
+    candidate = (
+        DunningCase.objects.filter(account_id=account_id)
+        .filter(Q(status__in=OPEN_STATUSES) | Q(status=CaseStatus.WRITTEN_OFF, suspended_account=True))
+        .order_by(F("closed_at").desc(nulls_first=True))  # open cases are not closed: first
+        .first()
+    )
+    if candidate is None:
+        return None
+    if candidate.status not in OPEN_STATUSES:
+        return _reactivate_after_written_off(candidate, reason)
     account_lock(account_id)
     case = DunningCase.objects.select_for_update().filter(account_id=account_id, status__in=OPEN_STATUSES).first()
     if case is None:
@@ -137,21 +147,14 @@ def case_resolve_if_cleared(*, account_id: Any, reason: str) -> DunningCase | No
     return case_resolve_locked(case=case, reason=reason)
 
 
-def _reactivate_after_written_off(account_id: Any, reason: str) -> DunningCase | None:
+def _reactivate_after_written_off(case: DunningCase, reason: str) -> DunningCase | None:
     """A written-off debt paid in full after all: the account dunning suspended gets its service back."""
-    case = (
-        DunningCase.objects.filter(account_id=account_id, status=CaseStatus.WRITTEN_OFF, suspended_account=True)
-        .order_by("-closed_at")
-        .first()
-    )
-    if case is None:
-        return None
     invoice_ids = list(case.overdue_invoices.values_list("invoice_id", flat=True))
     still_owed = Invoice.objects.filter(
         pk__in=invoice_ids, status__in=(InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE), amount_due__gt=0
     ).exists()
     if still_owed:
         return None
-    account_lock(account_id)
+    account_lock(case.account_id)
     _reactivate_if_dunning_suspended(case, reason)
     return case

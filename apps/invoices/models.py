@@ -13,10 +13,9 @@ from decimal import Decimal
 
 from django.db import models
 from django.db.models import F, Q
-from simple_history.models import HistoricalRecords
 
 from apps.accounts.models import Account
-from apps.core.api.audit import history_user
+from apps.core.api.audit import audited
 from apps.core.money import money_field
 
 
@@ -81,7 +80,7 @@ class Invoice(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["updated_at"], get_user=history_user)
+    history = audited(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["-created_at"]

@@ -265,6 +265,10 @@ def _mark_paid(invoice: Invoice) -> None:
     publish("invoice.paid", str(invoice.id), invoice_event_data(invoice))
 
 
+# What settling changes on an invoice that stays open (its history row still copies the whole row).
+SETTLED_FIELDS = ["amount_paid", "amount_credited", "amount_due", "updated_at"]
+
+
 def invoice_settle(
     *, account: Account, invoice: Invoice, paid: Decimal = Decimal(0), credited: Decimal = Decimal(0)
 ) -> None:
@@ -292,7 +296,7 @@ def invoice_settle(
     if invoice.amount_due == 0:
         _mark_paid(invoice)
     else:
-        invoice.save()
+        invoice.save(update_fields=SETTLED_FIELDS)
         publish("invoice.partially_paid", str(invoice.id), invoice_event_data(invoice))
 
 

@@ -7,10 +7,9 @@ from decimal import Decimal
 
 from django.db import models
 from django.db.models import F, Q
-from simple_history.models import HistoricalRecords
 
 from apps.accounts.models import Account
-from apps.core.api.audit import history_user
+from apps.core.api.audit import audited
 from apps.core.money import money_field
 from apps.invoices.models import Invoice
 
@@ -50,7 +49,7 @@ class Payment(models.Model):
     created_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    history = HistoricalRecords(get_user=history_user)
+    history = audited()
 
     class Meta:
         ordering = ["-received_at", "-created_at"]

@@ -93,7 +93,8 @@ class PaymentViewSet(ResourceViewSet[Payment]):
         values = data.validated_data
         allocations = values.get("allocations")
         payment = payment_record(
-            account=account_by_id(values["account"]),
+            # payment_record checks the currency, then locks and reads the account itself.
+            account=account_by_id(values["account"], only=("id", "currency")),
             amount=values["amount"],
             currency=values["currency"],
             method=values["method"],
