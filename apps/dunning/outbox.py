@@ -103,7 +103,7 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     """What publish() stores, without its JSON round trip for the common types (the chunk's hot path)."""
     if all(_is_plain(v) for v in data.values()):
         return {str(k): _plain(v) for k, v in data.items()}
-    return event_services._jsonable(data)
+    return event_services._jsonable(data)[0]
 
 
 def _is_plain(value: Any) -> bool:

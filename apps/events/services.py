@@ -39,7 +39,7 @@ class EventError(ValueError):
     """An event that is not in the catalogue, or whose data does not match its schema."""
 
 
-def _insert_event(event: Event) -> Event:
+def _insert_event(event: Event, text: str) -> Event:
     """Insert the event with `sequence` NULL: no lock is taken here.
 
     Its number is given at COMMIT by the deferred constraint trigger
@@ -50,16 +50,17 @@ def _insert_event(event: Event) -> Event:
         cursor.execute(
             f"INSERT INTO {Event._meta.db_table} (id, type, subject, created_at, api_version, data)"  # noqa: S608
             " VALUES (%s, %s, %s, %s, %s, %s::jsonb)",
-            [event.id, event.type, event.subject, event.created_at, event.api_version, json.dumps(event.data)],
+            [event.id, event.type, event.subject, event.created_at, event.api_version, text],
         )
     event._state.adding = False
     event._state.db = connection.alias
     return event
 
 
-def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    """Decimals as strings, UUIDs and dates as ISO text: what webhook consumers receive."""
-    return dict(json.loads(json.dumps(data, cls=DjangoJSONEncoder)))
+def _jsonable(data: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Decimals as strings, UUIDs and dates as ISO text: what webhook consumers receive, and its JSON."""
+    text = json.dumps(data, cls=DjangoJSONEncoder)
+    return dict(json.loads(text)), text
 
 
 def publish(event_type: str, subject: str, data: dict[str, Any]) -> Event:
@@ -76,7 +77,7 @@ def publish(event_type: str, subject: str, data: dict[str, Any]) -> Event:
         raise EventError("publish() must run inside the transaction of the state change")
     try:
         event_type_entry(event_type)
-        payload = _jsonable(data)
+        payload, text = _jsonable(data)
         if settings.EVENT_VALIDATE_PAYLOADS:
             validate_data(event_type, payload)
     except (UnknownEventType, InvalidEventData) as exc:
@@ -89,7 +90,8 @@ def publish(event_type: str, subject: str, data: dict[str, Any]) -> Event:
             created_at=timezone.now(),
             api_version=API_VERSION,
             data=payload,
-        )
+        ),
+        text,
     )
     for handler in handlers_for(event_type):
         handler(event)
