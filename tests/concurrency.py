@@ -66,3 +66,17 @@ def wait_for_blocked(query_like: str, *, deadline_seconds: float = 10.0, failure
             if cursor.fetchone()[0] > 0:
                 return
     raise AssertionError(failure or f"no statement like {query_like!r} ever waited on a lock")
+
+
+def committed_account(tenant: Any) -> str:
+    """A new account in `tenant`, committed from its own connection (race tests and workers see
+    it): its id."""
+
+    def make() -> str:
+        from apps.core.tenancy import use_tenant
+        from tests.accounts.factories import AccountFactory
+
+        use_tenant(tenant)
+        return str(AccountFactory().pk)
+
+    return str(in_own_connection(make, timeout=30))

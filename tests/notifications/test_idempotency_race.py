@@ -12,21 +12,13 @@ from apps.core.tenancy import use_tenant
 from apps.notifications.models import Notification
 from apps.notifications.services import send_notification
 from apps.tenants.models import Tenant
-from tests.accounts.factories import AccountFactory
-from tests.concurrency import in_thread, wait_for_blocked_insert
+from tests.concurrency import committed_account, in_thread, wait_for_blocked_insert
 
 
 def test_the_same_trigger_running_twice_concurrently_sends_once(committed_tenant: Tenant, settings: Any) -> None:
     settings.NOTIFICATIONS_SMS_QUIET_HOURS = ""
 
-    def make_account() -> str:
-        use_tenant(committed_tenant)
-        return str(AccountFactory().pk)
-
-    thread, made = in_thread(make_account)
-    thread.join(timeout=30)
-    assert "error" not in made, made
-    account_id = made["value"]
+    account_id = committed_account(committed_tenant)
     first_sent, release_first = threading.Event(), threading.Event()
 
     def trigger(hold: bool) -> list[str]:

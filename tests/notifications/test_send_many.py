@@ -19,7 +19,7 @@ from apps.notifications.services import NotificationRequest, send_notification, 
 from apps.notifications.tasks import send_notification_batch
 from apps.tenants.models import Tenant
 from tests.accounts.factories import AccountFactory
-from tests.concurrency import in_thread, wait_for_blocked
+from tests.concurrency import committed_account, in_thread, wait_for_blocked
 
 
 @pytest.mark.usefixtures("in_tenant_a", "no_quiet_hours")
@@ -100,14 +100,7 @@ def test_a_batch_racing_a_single_send_of_one_of_its_keys_sends_that_key_once(
 ) -> None:
     settings.NOTIFICATIONS_SMS_QUIET_HOURS = ""
 
-    def make_account() -> str:
-        use_tenant(committed_tenant)
-        return str(AccountFactory().pk)
-
-    thread, made = in_thread(make_account)
-    thread.join(timeout=30)
-    assert "error" not in made, made
-    account_id = made["value"]
+    account_id = committed_account(committed_tenant)
     first_sent, release_first = threading.Event(), threading.Event()
 
     def single() -> list[str]:
