@@ -48,6 +48,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from apps.core.metrics import METRICS_SUMMARY_REFRESHES, TENANT_LABEL_ENABLED, tenant_label_value
+from apps.notifications.handlers import NOTIFIED_TYPES
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +189,23 @@ def _emit_outbox(rows: list[Row]) -> Iterator[GaugeMetricFamily]:
     yield from (backlog, oldest)
 
 
+def _emit_notices(rows: list[Row]) -> Iterator[GaugeMetricFamily]:
+    backlog = GaugeMetricFamily(
+        "billing_notices_pending_events",
+        "Committed events whose customer notice the notice drain has not recorded yet.",
+        labels=_tenant_labels(),
+    )
+    oldest = GaugeMetricFamily(
+        "billing_notices_oldest_pending_age_seconds",
+        "Age of the oldest committed event whose notice is not recorded yet (0 when none).",
+        labels=_tenant_labels(),
+    )
+    for tenant, _label1, _label2, _value, count, age in rows:
+        backlog.add_metric(_labels(tenant), float(count))
+        oldest.add_metric(_labels(tenant), age)
+    yield from (backlog, oldest)
+
+
 def _emit_disabled_endpoints(rows: list[Row]) -> Iterator[GaugeMetricFamily]:
     family = GaugeMetricFamily(
         "billing_webhook_endpoints_disabled", "Webhook endpoints currently disabled.", labels=_tenant_labels()
@@ -206,6 +224,19 @@ register_section(
         sql="SELECT '', '', 0::numeric, count(*), min(created_at) "
         "FROM {schema}.events_delivery WHERE status = 'pending'",
         emit=_emit_outbox,
+    )
+)
+# The notifications app's notice drain (apps.notifications.outbox): notified events past its
+# cursor, read through the (type, sequence) index. The types are the code's own constants.
+_NOTIFIED = ", ".join(f"'{event_type}'" for event_type in NOTIFIED_TYPES)
+register_section(
+    Section(
+        name="notices",
+        requires=("notifications_noticecursor.last_sequence", "events_event.sequence"),
+        sql="SELECT '', '', 0::numeric, count(*), min(created_at) FROM {schema}.events_event "  # noqa: S608
+        f"WHERE type IN ({_NOTIFIED}) AND sequence > "
+        "COALESCE((SELECT last_sequence FROM {schema}.notifications_noticecursor WHERE id = 1), 0)",
+        emit=_emit_notices,
     )
 )
 register_section(

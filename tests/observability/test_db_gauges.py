@@ -233,6 +233,24 @@ def test_ages_are_computed_when_collected_not_when_refreshed(committed_tenant: T
     assert snapshot.rows("outbox", now=now + 600)[0][5] == pytest.approx(age + 600, abs=0.01)
 
 
+def test_unrecorded_notices_are_counted_until_the_drain_records_them(committed_tenant: Tenant) -> None:
+    from apps.accounts.services import account_suspend
+    from apps.notifications.outbox import drain_all
+
+    use_tenant(committed_tenant)
+    drain_all()  # whatever the tenant's set-up left
+    account_suspend(account=AccountFactory(), reason="unpaid")  # committed; no worker drains it here
+    use_public_schema()
+    db_gauges.refresh_all()
+    [(_tenant, _l1, _l2, _value, count, age)] = db_gauges.read().rows("notices", now=time.time())
+    assert (count, age > 0) == (1, True)
+    use_tenant(committed_tenant)
+    assert drain_all() == (1, False)
+    use_public_schema()
+    db_gauges.refresh_all()
+    assert db_gauges.read().rows("notices", now=time.time())[0][4:] == (0, 0.0)
+
+
 def test_a_section_whose_table_does_not_exist_yet_is_left_out(committed_tenant: Tenant) -> None:
     def emit(rows):
         assert rows == []
