@@ -179,6 +179,19 @@ def committed_tenant(django_db_setup: None, django_db_blocker: Any) -> Iterator[
             drop_tenant(tenant)
 
 
+@pytest.fixture
+def notice_drain_held(committed_tenant: Tenant) -> Iterator[None]:
+    """As if a notice drain held the committed tenant's marker: its commits kick none, so a worker
+    left running by another test does not record their notices before the test looks."""
+    from apps.core.redis import redis_client
+    from apps.notifications.outbox import marker_key
+
+    marker = marker_key(committed_tenant.schema_name)
+    redis_client().set(marker, "1", ex=300)
+    yield
+    redis_client().delete(marker)
+
+
 def drop_tenant(tenant: Tenant, attempts: int = 5) -> None:
     """Drop a committed tenant; a deadlock with a worker still finishing an after-commit task
     (a notification being sent) in that schema is retried, never left as a stray tenant."""

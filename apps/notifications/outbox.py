@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 MARKER_SECONDS = 60
 
 
-def _marker(schema: str) -> str:
+def marker_key(schema: str) -> str:
     return redis_key("notifications", "drain", schema)
 
 
@@ -74,7 +74,7 @@ def kick_drain(*, force: bool = False) -> bool:
     """
     from apps.notifications import tasks
 
-    key = _marker(current_schema())
+    key = marker_key(current_schema())
     taken = bool(redis_client().set(key, "1", nx=True, ex=MARKER_SECONDS))
     if not (taken or force):
         return False
@@ -138,7 +138,7 @@ def run_drain(marker: str = "") -> int:
     """
     from apps.notifications import tasks
 
-    key = marker or _marker(current_schema())
+    key = marker or marker_key(current_schema())
     client = redis_client()
     total = 0
     while True:

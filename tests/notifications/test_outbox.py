@@ -96,7 +96,7 @@ def test_the_sweep_records_what_a_lost_kick_left() -> None:
 def test_a_burst_of_commits_kicks_one_drain() -> None:
     from celery.signals import after_task_publish
 
-    key = outbox._marker("alpha")
+    key = outbox.marker_key("alpha")
     redis_client().delete(key)
     sent: list[Any] = []
 
@@ -127,6 +127,7 @@ def test_a_transaction_registers_one_kick_however_many_notices_it_publishes() ->
         assert len(kicks) == 1
 
 
+@pytest.mark.usefixtures("notice_drain_held")
 def test_two_drains_at_once_read_each_event_once(committed_tenant: Tenant, settings: Any) -> None:
     """Real parallel connections: while one drain holds the cursor the other waits on it, then
     reads past what the first recorded; every event is read once and noticed once."""

@@ -233,6 +233,7 @@ def test_ages_are_computed_when_collected_not_when_refreshed(committed_tenant: T
     assert snapshot.rows("outbox", now=now + 600)[0][5] == pytest.approx(age + 600, abs=0.01)
 
 
+@pytest.mark.usefixtures("notice_drain_held")
 def test_unrecorded_notices_are_counted_until_the_drain_records_them(committed_tenant: Tenant) -> None:
     from apps.accounts.services import account_suspend
     from apps.notifications.outbox import drain_all
