@@ -27,7 +27,10 @@ A caller that needs an event's notice inside its own transaction (dunning's susp
 records the notification ids it caused) calls `record_event_notices([event])`; the drain then
 finds the key used and sends nothing more.
 
-A notice that cannot be recorded is logged and skipped; it never holds back the others.
+A notice that cannot be built (its payment or invoice is gone) is logged and skipped; it never
+holds back the others. An operational database error (a deadlock, a lock timeout, a lost
+connection) is raised instead: the drain's transaction rolls back and the events are read again
+on the next run.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import Account
@@ -185,6 +188,8 @@ def record_event_notices(events: Sequence[Event]) -> dict[Any, list[Notification
     try:
         with transaction.atomic():
             return _record(notified)
+    except (OperationalError, InterfaceError):
+        raise  # a deadlock or a timeout: the drain's transaction is redone later, nothing skipped
     except Exception:
         if len(notified) == 1:
             logger.exception("notice for event %s (%s) not recorded", notified[0].id, notified[0].type)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -108,7 +109,7 @@ def _oldest_first(total: Decimal, invoices: Sequence[Invoice]) -> list[Decimal]:
 
 def payment_record(
     *,
-    account: Account,
+    account: Account | Any,
     amount: Any,
     currency: str,
     method: str,
@@ -122,19 +123,22 @@ def payment_record(
 ) -> Payment:
     """Record a received payment and allocate it: to the given invoices, or oldest due first.
 
+    `account` is an Account or its id (the API passes the id: the account is read once, locked).
     Whatever is not allocated stays on the account as credit.
     """
     require_permission(actor, "payments.add_payment", "record payments")
     currency = (currency or "").upper()
-    if currency != account.currency:
-        raise ValidationFailed(
-            f"the account is billed in {account.currency}; a payment in {currency or '?'} is refused", field="currency"
-        )
-    if method not in PaymentMethod.values:
-        raise ValidationFailed(f"method must be one of {', '.join(PaymentMethod.values)}", field="method")
-    total = _amount(amount, currency)
     with transaction.atomic():
-        locked_account = account_lock(account.pk)
+        # Checked on the locked row (nothing is written before these checks).
+        locked_account = _lock_payer(account)
+        if currency != locked_account.currency:
+            raise ValidationFailed(
+                f"the account is billed in {locked_account.currency}; a payment in {currency or '?'} is refused",
+                field="currency",
+            )
+        if method not in PaymentMethod.values:
+            raise ValidationFailed(f"method must be one of {', '.join(PaymentMethod.values)}", field="method")
+        total = _amount(amount, currency)
         if locked_account.status == AccountStatus.CLOSED:
             raise InvalidTransition("the account is closed")
         payment = Payment(
@@ -176,6 +180,15 @@ def payment_record(
         data["account_balance"] = money_str(locked_account.balance, currency)  # what the receipt shows
         publish("payment.succeeded", str(payment.id), data)
     return _as_read_back(payment, made)
+
+
+def _lock_payer(account: Account | Any) -> Account:
+    """The account (an Account or its id), locked; an unknown id is the caller's field error."""
+    account_id = account.pk if isinstance(account, Account) else account
+    try:
+        return account_lock(account_id)
+    except (Account.DoesNotExist, ValueError, DjangoValidationError) as exc:
+        raise ValidationFailed(f"no account {account_id}", field="account") from exc
 
 
 def _explicit_targets(

@@ -84,6 +84,29 @@ def test_a_drain_that_dies_before_commit_loses_nothing() -> None:
 
 
 @pytest.mark.usefixtures("in_tenant_a", "quiet")
+def test_a_deadlock_while_recording_skips_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.db import OperationalError
+
+    from apps.notifications import handlers
+
+    account = AccountFactory()
+    account_suspend(account=account, reason="unpaid")
+    before = cursor()
+    original = handlers.SUBSCRIPTIONS["account.suspended"]
+
+    def deadlocked(event: Any, loaded: Any) -> Any:
+        raise OperationalError("deadlock detected")
+
+    monkeypatch.setitem(handlers.SUBSCRIPTIONS, "account.suspended", deadlocked)
+    with pytest.raises(OperationalError):
+        outbox.drain_notices()
+    assert cursor() == before  # not read past: the next run records it
+    monkeypatch.setitem(handlers.SUBSCRIPTIONS, "account.suspended", original)
+    assert outbox.drain_notices() == (1, False)
+    assert Notification.objects.filter(kind="account_suspended").exists()
+
+
+@pytest.mark.usefixtures("in_tenant_a", "quiet")
 def test_the_sweep_records_what_a_lost_kick_left() -> None:
     account = AccountFactory()
     account_suspend(account=account, reason="unpaid")

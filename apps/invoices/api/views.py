@@ -60,14 +60,9 @@ NEW_INVOICE = {
 }
 
 
-def account_by_id(account_id: Any, field: str = "account", only: tuple[str, ...] = ()) -> Account:
-    """An account of this tenant, or a field error (another tenant's ids are simply unknown).
-
-    `only`: the columns the caller reads (the rest load on access), for a service that locks
-    and reads the account again itself.
-    """
-    accounts = Account.objects.only(*only) if only else Account.objects.all()
-    account = accounts.filter(pk=account_id).first()
+def account_by_id(account_id: Any, field: str = "account") -> Account:
+    """An account of this tenant, or a field error (another tenant's ids are simply unknown)."""
+    account = Account.objects.filter(pk=account_id).first()
     if account is None:
         raise ValidationFailed(f"no account {account_id}", field=field)
     return account

@@ -20,7 +20,6 @@ from apps.core.api.permissions import BillingAccess, BillingAdmin, request_princ
 from apps.core.api.views import ResourceViewSet
 from apps.core.money import money_str
 from apps.core.tenancy import tenant_today
-from apps.invoices.api.views import account_by_id
 from apps.payments.api.serializers import (
     PAYMENT_EXAMPLE,
     REFUND_EXAMPLE,
@@ -93,8 +92,7 @@ class PaymentViewSet(ResourceViewSet[Payment]):
         values = data.validated_data
         allocations = values.get("allocations")
         payment = payment_record(
-            # payment_record checks the currency, then locks and reads the account itself.
-            account=account_by_id(values["account"], only=("id", "currency")),
+            account=values["account"],  # its id: the service reads it once, locked (an unknown id is a field error)
             amount=values["amount"],
             currency=values["currency"],
             method=values["method"],
