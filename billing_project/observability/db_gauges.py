@@ -174,36 +174,34 @@ register_section(
 )
 
 
-def _emit_outbox(rows: list[Row]) -> Iterator[GaugeMetricFamily]:
-    backlog = GaugeMetricFamily(
-        "billing_outbox_undelivered_events", "Webhook deliveries not yet made (pending).", labels=_tenant_labels()
-    )
-    oldest = GaugeMetricFamily(
-        "billing_outbox_oldest_event_age_seconds",
-        "Age of the oldest pending webhook delivery (0 when none).",
-        labels=_tenant_labels(),
-    )
-    for tenant, _label1, _label2, _value, count, age in rows:
-        backlog.add_metric(_labels(tenant), float(count))
-        oldest.add_metric(_labels(tenant), age)
-    yield from (backlog, oldest)
+def _backlog(count: tuple[str, str], age: tuple[str, str]) -> Callable[[list[Row]], Iterator[GaugeMetricFamily]]:
+    """An emitter of a backlog's size and its oldest item's age, per tenant: (name, help) each."""
+
+    def emit(rows: list[Row]) -> Iterator[GaugeMetricFamily]:
+        backlog = GaugeMetricFamily(*count, labels=_tenant_labels())
+        oldest = GaugeMetricFamily(*age, labels=_tenant_labels())
+        for tenant, _label1, _label2, _value, how_many, seconds in rows:
+            backlog.add_metric(_labels(tenant), float(how_many))
+            oldest.add_metric(_labels(tenant), seconds)
+        yield from (backlog, oldest)
+
+    return emit
 
 
-def _emit_notices(rows: list[Row]) -> Iterator[GaugeMetricFamily]:
-    backlog = GaugeMetricFamily(
+_emit_outbox = _backlog(
+    ("billing_outbox_undelivered_events", "Webhook deliveries not yet made (pending)."),
+    ("billing_outbox_oldest_event_age_seconds", "Age of the oldest pending webhook delivery (0 when none)."),
+)
+_emit_notices = _backlog(
+    (
         "billing_notices_pending_events",
         "Committed events whose customer notice the notice drain has not recorded yet.",
-        labels=_tenant_labels(),
-    )
-    oldest = GaugeMetricFamily(
+    ),
+    (
         "billing_notices_oldest_pending_age_seconds",
         "Age of the oldest committed event whose notice is not recorded yet (0 when none).",
-        labels=_tenant_labels(),
-    )
-    for tenant, _label1, _label2, _value, count, age in rows:
-        backlog.add_metric(_labels(tenant), float(count))
-        oldest.add_metric(_labels(tenant), age)
-    yield from (backlog, oldest)
+    ),
+)
 
 
 def _emit_disabled_endpoints(rows: list[Row]) -> Iterator[GaugeMetricFamily]:
