@@ -21,6 +21,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from apps.core.drains import on_commit_once
 from apps.core.tenancy import current_schema
 from apps.events.models import Delivery, EndpointKind, Event, WebhookEndpoint
 from apps.events.services import event_envelope, sequence_of
@@ -97,18 +98,8 @@ class PendingEnqueue:
 
 
 def pending_enqueue(schema: str) -> PendingEnqueue:
-    """This transaction's PendingEnqueue, registered with on_commit on first use.
-
-    Looked up in the connection's live on_commit list: one registered in a savepoint that was
-    rolled back is gone from it, so a fresh one is registered.
-    """
-    connection = transaction.get_connection()
-    for _savepoints, callback, _robust in reversed(connection.run_on_commit):
-        if isinstance(callback, PendingEnqueue) and callback.schema == schema:
-            return callback
-    pending = PendingEnqueue(schema)
-    transaction.on_commit(pending)
-    return pending
+    """This transaction's PendingEnqueue, registered with on_commit on first use (apps.core.drains)."""
+    return on_commit_once(PendingEnqueue, schema, lambda: PendingEnqueue(schema))
 
 
 @receiver(post_save, sender=WebhookEndpoint)

@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from apps.core import drains
 from apps.core.redis import redis_client, redis_key
 from apps.core.tasks import TenantBoundTask
 from apps.core.tenancy import current_schema
@@ -41,22 +42,16 @@ def _drain_marker(schema: str, slot: int) -> str:
 def kick_drain(*, force: bool = False) -> bool:
     """Make sure a drain runs for the current tenant after this point; True if a message was enqueued.
 
-    Enqueues a drain only when none holds the tenant's marker (or with `force`: the sweeper,
-    which cannot tell a live marker from a killed drain's). Every drain deletes its marker and
-    then claims once more before it stops, so a commit that found the marker taken has its
-    deliveries picked up by the drain that holds it.
+    Enqueues a drain only when none holds the tenant's marker (or with `force`: the sweeper);
+    the protocol is apps.core.drains'.
     """
     key = _drain_marker(current_schema(), 0)
-    taken = bool(redis_client().set(key, "1", nx=True, ex=DRAIN_MARKER_SECONDS))
-    if not (taken or force):
-        return False
-    try:
-        drain_webhooks.apply_async(kwargs={"slot": 0, "marker": key})
-    except Exception:
-        if taken:  # nothing will clear it: let the next commit try again
-            redis_client().delete(key)
-        raise
-    return True
+    return drains.kick(
+        key,
+        lambda: drain_webhooks.apply_async(kwargs={"slot": 0, "marker": key}),
+        seconds=DRAIN_MARKER_SECONDS,
+        force=force,
+    )
 
 
 @shared_task(base=TenantBoundTask, name="apps.events.tasks.drain_webhooks", ignore_result=True, tenant_cache_seconds=30)
@@ -68,27 +63,15 @@ def drain_webhooks(slot: int = 0, marker: str = "") -> int:
     than one worker process. Idempotent: rows are claimed with a lease, SKIP LOCKED.
     `marker` is the key the enqueuer took (the drain gives up exactly that one).
     """
-    schema = current_schema()
-    client = redis_client()
-    key = marker or _drain_marker(schema, slot)
+    key = marker or _drain_marker(current_schema(), slot)
     batch = max(1, settings.WEBHOOK_DELIVERIES_PER_TASK)
-    total = 0
-    while True:
-        client.set(key, "1", ex=DRAIN_MARKER_SECONDS)
-        sent, more = delivery.drain(batch=batch, budget_seconds=DRAIN_BUDGET_SECONDS, on_full_batch=_start_helpers)
-        total += sent
-        if more:  # its turn is over; the marker stays with the re-enqueued message
-            drain_webhooks.apply_async(kwargs={"slot": slot, "marker": key})
-            return total
-        # Done: give the marker up, then look once more. A commit that found the marker still
-        # taken committed before this delete, so this claim sees its deliveries.
-        client.delete(key)
-        sent, more = delivery.drain(batch=batch, budget_seconds=0.0)
-        total += sent
-        if not sent:
-            return total
-        if not client.set(key, "1", nx=True, ex=DRAIN_MARKER_SECONDS):
-            return total  # a commit kicked a new drain meanwhile: it carries on
+    return drains.run_marked(
+        key,
+        seconds=DRAIN_MARKER_SECONDS,
+        drain=lambda: delivery.drain(batch=batch, budget_seconds=DRAIN_BUDGET_SECONDS, on_full_batch=_start_helpers),
+        last_look=lambda: delivery.drain(batch=batch, budget_seconds=0.0)[0],
+        requeue=lambda: drain_webhooks.apply_async(kwargs={"slot": slot, "marker": key}),
+    )
 
 
 def _start_helpers() -> None:

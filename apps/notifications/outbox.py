@@ -20,7 +20,9 @@ import logging
 from django.conf import settings
 from django.db import connection, transaction
 
-from apps.core.redis import redis_client, redis_key
+from apps.core import drains
+from apps.core.drains import on_commit_once
+from apps.core.redis import redis_key
 from apps.core.tenancy import current_schema
 from apps.events.models import Event
 from apps.notifications.models import NoticeCursor
@@ -56,35 +58,20 @@ def kick_after_commit(event: Event) -> None:
     """An events on_published hook: a notified event's transaction kicks the drain on commit."""
     from apps.notifications.handlers import SUBSCRIPTIONS
 
-    if event.type not in SUBSCRIPTIONS:
-        return
-    schema = current_schema()
-    for _savepoints, callback, _robust in reversed(transaction.get_connection().run_on_commit):
-        if isinstance(callback, _KickOnCommit) and callback.schema == schema:
-            return
-    transaction.on_commit(_KickOnCommit(schema))
+    if event.type in SUBSCRIPTIONS:
+        schema = current_schema()
+        on_commit_once(_KickOnCommit, schema, lambda: _KickOnCommit(schema))
 
 
 def kick_drain(*, force: bool = False) -> bool:
-    """Make sure a drain runs for the current tenant after this point; True if one was enqueued.
-
-    Only when no drain holds the tenant's marker (or with `force`). A drain gives the marker up
-    and then drains once more before it stops, so a commit that found the marker taken has
-    its notices recorded by the drain that held it.
-    """
+    """Make sure a drain runs for the current tenant after this point; True if one was enqueued
+    (only when no drain holds the tenant's marker, or with `force`: apps.core.drains)."""
     from apps.notifications import tasks
 
     key = marker_key(current_schema())
-    taken = bool(redis_client().set(key, "1", nx=True, ex=MARKER_SECONDS))
-    if not (taken or force):
-        return False
-    try:
-        tasks.record_notices.apply_async(kwargs={"marker": key})
-    except Exception:
-        if taken:  # nothing would clear it: let the next commit try again
-            redis_client().delete(key)
-        raise
-    return True
+    return drains.kick(
+        key, lambda: tasks.record_notices.apply_async(kwargs={"marker": key}), seconds=MARKER_SECONDS, force=force
+    )
 
 
 def drain_notices(batch: int | None = None) -> tuple[int, bool]:
@@ -92,8 +79,9 @@ def drain_notices(batch: int | None = None) -> tuple[int, bool]:
 
     Returns (events read, whether a full batch was read: more may be waiting).
     """
-    size = max(1, batch or settings.NOTICE_DRAIN_BATCH)
     from apps.notifications.handlers import NOTIFIED_TYPES, record_event_notices
+
+    size = max(1, batch or settings.NOTICE_DRAIN_BATCH)
 
     with transaction.atomic():
         cursor = _locked_cursor()
@@ -131,7 +119,7 @@ def drain_all(batch: int | None = None, rounds: int | None = None) -> tuple[int,
 
 
 def run_drain(marker: str = "") -> int:
-    """The drain task's body: drain, give the marker up, drain once more; returns events read.
+    """The drain task's body behind the tenant's marker (apps.core.drains); returns events read.
 
     After `NOTICE_DRAIN_ROUNDS` full batches it enqueues itself again and stops, so tenants
     with a backlog take turns on the workers.
@@ -139,19 +127,10 @@ def run_drain(marker: str = "") -> int:
     from apps.notifications import tasks
 
     key = marker or marker_key(current_schema())
-    client = redis_client()
-    total = 0
-    while True:
-        client.set(key, "1", ex=MARKER_SECONDS)
-        read, more = drain_all(rounds=settings.NOTICE_DRAIN_ROUNDS)
-        total += read
-        if more:  # its turn is over; the marker stays with the re-enqueued message
-            tasks.record_notices.apply_async(kwargs={"marker": key})
-            return total
-        # Give the marker up, then look once more: a commit that found the marker still taken
-        # committed before this delete, so this read sees its events.
-        client.delete(key)
-        read, _more = drain_notices()
-        total += read
-        if not read or not client.set(key, "1", nx=True, ex=MARKER_SECONDS):
-            return total  # nothing more, or a commit kicked a new drain that carries on
+    return drains.run_marked(
+        key,
+        seconds=MARKER_SECONDS,
+        drain=lambda: drain_all(rounds=settings.NOTICE_DRAIN_ROUNDS),
+        last_look=lambda: drain_notices()[0],
+        requeue=lambda: tasks.record_notices.apply_async(kwargs={"marker": key}),
+    )
