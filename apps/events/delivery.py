@@ -160,7 +160,9 @@ def next_delay(attempt_count: int, retry_after: float | None) -> float | None:
     if attempt_count > len(schedule):
         return None
     base = float(schedule[attempt_count - 1])
-    delay = base * random.uniform(0.9, 1.1)  # noqa: S311 - jitter, not a secret
+    # Jitter only ever lengthens a wait: a spent schedule then spans at least its nominal total, so an
+    # endpoint failing throughout it has failed for the WEBHOOK_DISABLE_AFTER_DAYS it sits inside.
+    delay = base * random.uniform(1.0, 1.2)  # noqa: S311 - jitter, not a secret
     if retry_after is not None:
         delay = max(delay, min(retry_after, float(settings.WEBHOOK_MAX_RETRY_AFTER)))
     return delay

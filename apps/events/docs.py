@@ -45,10 +45,11 @@ rolls back was never numbered: no gaps.)
   (`v1,<base64 HMAC-SHA256 of "id.timestamp.body">` with the endpoint's `whsec_` secret).
   After `rotate-secret/` the old secret signs too (a second, space-separated signature) for 24 h.
 - At least once. Answer 2xx within 10 s. Network errors, timeouts, 5xx, 408 and 429 are
-  retried (honouring `Retry-After`) after about 30 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h,
-  20 h and 24 h (+-10 % jitter; about 3.3 days in all), then the delivery fails. Other 4xx
-  and 3xx fail at once (redirects are not followed). 410 Gone disables the endpoint at
-  once; deliveries failing for over 3 days disable it too; both publish
+  retried (honouring `Retry-After`) after 30 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h
+  and 24 h, each up to 20 % longer (jitter, never shorter: 3.1 to 3.8 days in all), then the
+  delivery fails. Other 4xx and 3xx fail at once (redirects are not followed). 410 Gone
+  disables the endpoint at once; deliveries failing for over 3 days disable it too (so an
+  endpoint failing through a whole schedule is disabled); both publish
   `webhook_endpoint.disabled`.
 - Not in order: an endpoint may receive several deliveries at once (each in its own signed
   POST, several in flight per worker process) and a retry arrives after later events. Order
