@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -24,6 +25,11 @@ from django_tenants.utils import schema_context
 from apps.core.tenancy import use_public_schema, use_tenant
 from apps.tenants.models import Tenant
 from apps.tenants.services import StaffUser, tenant_create
+
+# Property tests time each example against Hypothesis's 200 ms deadline by default; on a loaded CI
+# box one slow example (a GC pause, a page fault) fails it as Flaky. They assert properties, not speed.
+hypothesis.settings.register_profile("billing", deadline=None)
+hypothesis.settings.load_profile("billing")
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery"

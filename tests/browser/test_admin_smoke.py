@@ -98,7 +98,7 @@ def chromium_page(host: str) -> Iterator[Any]:
             "or `apt-get install -y chromium`",
             pytrace=False,
         )
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -106,7 +106,8 @@ def chromium_page(host: str) -> Iterator[Any]:
         )
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.set_default_timeout(20_000)
+            page.set_default_timeout(20_000)  # actions (goto, click, fill)
+            expect.set_options(timeout=20_000)  # assertions: a POST, its redirect and a page render
             yield page
         finally:
             browser.close()
