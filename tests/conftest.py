@@ -26,9 +26,10 @@ from apps.core.tenancy import use_public_schema, use_tenant
 from apps.tenants.models import Tenant
 from apps.tenants.services import StaffUser, tenant_create
 
-# Property tests time each example against Hypothesis's 200 ms deadline by default; on a loaded CI
-# box one slow example (a GC pause, a page fault) fails it as Flaky. They assert properties, not speed.
-hypothesis.settings.register_profile("billing", deadline=None)
+# Property tests time each example against Hypothesis's 200 ms deadline by default; on a loaded
+# box one slow example (a GC pause, a page fault) fails it as Flaky. They assert properties, not
+# speed. On top of the active profile: with CI set, Hypothesis's own (derandomized) one.
+hypothesis.settings.register_profile("billing", parent=hypothesis.settings.default, deadline=None)
 hypothesis.settings.load_profile("billing")
 
 BASE_DIR = Path(__file__).resolve().parent.parent
